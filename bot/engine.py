@@ -1,0 +1,510 @@
+"""The guard loop for one account, top to bottom:
+
+    reconcile -> snapshot -> assess -> alert -> plan -> guard -> execute -> record -> notify
+
+``run_cycle`` is what the scheduler calls (one job per account, never overlapping). Exchange
+trouble never escapes it: transient errors back off this account only, an authentication
+failure parks the account and tells the trader once, and every outcome is journalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bot import guard, messages
+from bot.alerts import TierMemo, tier_alerts
+from bot.assess import AssessConfig, AssessMemory, assess
+from bot.domain import AccountRisk, AccountSnapshot, Verdict
+from bot.errors import AuthFailed, BadReply, Transient
+from bot.exchanges.base import ExchangeAdapter
+from bot.executor import Executor
+from bot.journal import ActionRow, Alert, PositionState
+from bot.notify.base import Notifier
+from bot.projection import project
+from bot.risk.distance import VolatilityState, annualised_volatility, update_volatility
+from bot.risk.escalation import EscalationThresholds, RiskTier
+from bot.settings import AccountSettings, GuardSettings, Settings
+from bot.store import Store
+from strategies import REGISTRY, PlanContext
+
+log = logging.getLogger(__name__)
+
+ALERT_ERRORS_AFTER = 3  # consecutive failed polls before the trader hears about it
+REPEAT_NOTICE_S = 900.0
+MAX_ACTIONS_PER_RULE = 4  # legs one rule may take per position per cycle (e.g. futures, then spot)  # the same refusal / untrusted notice is repeated at most this often
+MAX_BACKOFF_S = 300.0
+
+
+@dataclass
+class CycleResult:
+    account: str
+    risk: AccountRisk | None = None
+    actions: list[ActionRow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    refused: list[Verdict] = field(default_factory=list)
+    error: str | None = None
+
+
+def assess_config(settings: Settings, account: AccountSettings) -> AssessConfig:
+    esc = settings.escalation_for(account)
+    return AssessConfig(
+        thresholds=EscalationThresholds(
+            distance_pct=esc.distance_pct.as_map(),
+            sigma=esc.sigma.as_map(),
+            margin_ratio=esc.margin_ratio.as_map(),
+            hysteresis_pct=esc.hysteresis_pct,
+            hysteresis_sigma=esc.hysteresis_sigma,
+            hysteresis_margin_ratio=esc.hysteresis_margin_ratio,
+        ),
+        volatility_horizon_s=settings.volatility.horizon_s,
+        default_volatility_annual=settings.volatility.default_annual,
+        min_volatility_annual=settings.volatility.min_annual,
+        disagreement_tolerance_pct=esc.disagreement_tolerance_pct,
+        max_snapshot_age_s=settings.poll.max_snapshot_age_s,
+        max_mark_jump_pct=esc.max_mark_jump_pct,
+        unknown_tier=RiskTier.parse(esc.unknown_tier),
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        adapters: Mapping[str, ExchangeAdapter],
+        notifier: Notifier,
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.settings = settings
+        self.store = store
+        self.adapters = dict(adapters)
+        self.notifier = notifier
+        self.clock = clock
+        self.mode = settings.mode
+        self.executor = Executor(store, self.adapters, clock=clock)
+        self.accounts = {a.name: a for a in settings.accounts if a.enabled}
+        self._assess_cfg = {name: assess_config(settings, a) for name, a in self.accounts.items()}
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.memos: dict[str, dict[str, TierMemo]] = defaultdict(dict)
+        self.marks: dict[str, dict[str, float]] = defaultdict(dict)
+        self.volatility: dict[tuple[str, str], VolatilityState] = {}
+        self.latest: dict[str, AccountRisk] = {}
+        self.snapshots: dict[str, AccountSnapshot] = {}
+        self.last_success: dict[str, float] = {}
+        self.broken: dict[str, str] = {}
+        self.failures: dict[str, int] = defaultdict(int)
+        self.backoff_until: dict[str, float] = {}
+        self._notices: dict[tuple[str, ...], float] = {}
+        self._last_sample: dict[tuple[str, str], float] = {}
+        self._last_flush = 0.0
+        self._last_heartbeat = 0.0
+        self._verify: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self.confirmations: Callable[[Verdict], object] | None = None  # set by the Telegram console
+        self._load_memos()
+
+    # -- state that survives restarts -----------------------------------------------------------
+
+    def _load_memos(self) -> None:
+        for st in self.store.position_states():
+            self.memos[st.account][st.position_key] = TierMemo(
+                RiskTier.parse(st.tier), st.since, st.last_alert_at,
+                RiskTier.parse(st.acked_tier) if st.acked_tier else None,
+            )
+
+    def _save_memos(self, account: str, before: Mapping[str, TierMemo], after: Mapping[str, TierMemo]) -> None:
+        now = self.clock()
+        changed = [
+            PositionState(
+                account=account, position_key=k, tier=m.tier.label, since=m.since, last_alert_at=m.last_alert_at,
+                acked_tier=m.acked_tier.label if m.acked_tier else None, updated_at=now,
+            )
+            for k, m in after.items()
+            if before.get(k) != m
+        ]
+        self.store.save_position_states(changed)
+        for k in before:
+            if k not in after:
+                self.store.delete_position_state(account, k)
+
+    def pause_reason(self) -> str | None:
+        reason = self.store.get("paused")
+        if reason:
+            return reason
+        kill = self.settings.guard.kill_switch_file
+        if kill is not None and kill.exists():
+            return f"kill-switch file {kill} exists"
+        return None
+
+    def pause(self, reason: str) -> None:
+        self.store.put("paused", reason)
+
+    def resume(self) -> None:
+        self.store.delete("paused")
+        self.store.put("breaker_reset_at", str(self.clock()))
+        self.broken.clear()
+
+    def acknowledge(self, account: str | None = None) -> int:
+        """Silence re-alerts of every position's current tier (until it changes)."""
+        n = 0
+        for acc, memos in self.memos.items():
+            if account and acc != account:
+                continue
+            before = dict(memos)
+            for key, memo in memos.items():
+                memos[key] = replace(memo, acked_tier=memo.tier)
+                n += 1
+            self._save_memos(acc, before, memos)
+        return n
+
+    # -- the cycle -------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Reconcile whatever a previous run left open, before the first poll."""
+        for name in self.accounts:
+            try:
+                await self._reconcile(name, CycleResult(name))
+            except Exception:
+                log.exception("startup reconcile failed for %s", name)
+
+    async def run_cycle(self, account: str) -> CycleResult:
+        async with self._locks[account]:
+            result = CycleResult(account)
+            try:
+                await self._cycle(account, result)
+            except Exception as e:  # a bug must not kill the job: journal it and go on
+                log.exception("cycle failed for %s", account)
+                result.error = f"{type(e).__name__}: {e}"
+                self._emit(result, Alert(ts=self.clock(), account=account, kind="failure",
+                                         text=f"⚠️ {account}: internal error in the guard loop: {result.error}", loud=True))
+            return result
+
+    async def _cycle(self, account: str, result: CycleResult) -> None:
+        now = self.clock()
+        if account in self.broken:
+            result.error = self.broken[account]
+            return
+        if now < self.backoff_until.get(account, 0.0):
+            result.error = "backing off"
+            return
+        await self._reconcile(account, result)
+        snapshot = await self._snapshot(account, result)
+        if snapshot is None:
+            return
+        now = self.clock()
+        cfg = self._assess_cfg[account]
+        memory = AssessMemory(
+            previous_tiers={k: m.tier for k, m in self.memos[account].items()},
+            last_marks=self.marks[account],
+            volatility=self._volatility_view(account, snapshot),
+        )
+        risk = assess(snapshot, cfg, now, memory)
+        result.risk = risk
+        self._remember(account, snapshot, risk, now)
+        self._announce(account, risk, now, result)
+        self._sample(risk, now)
+        await self._protect(account, snapshot, risk, now, result)
+        if any(row.status == "done" for row in result.actions):
+            await self._measure_effects(account)
+        self.last_success[account] = now
+        self._housekeeping(now)
+
+    async def _reconcile(self, account: str, result: CycleResult) -> None:
+        for row in await self.executor.reconcile(account):
+            text = messages.action_reconciled(row)
+            loud = row.status != "done"
+            self._emit(result, Alert(ts=self.clock(), account=account, symbol=row.symbol, kind="action", text=text, loud=loud))
+
+    async def _snapshot(self, account: str, result: CycleResult) -> AccountSnapshot | None:
+        adapter = self.adapters[account]
+        now = self.clock()
+        try:
+            snapshot = await adapter.snapshot()
+        except AuthFailed as e:
+            self.broken[account] = f"authentication failed: {e}"
+            result.error = self.broken[account]
+            self._emit(result, Alert(ts=now, account=account, kind="failure", loud=True,
+                                     text=f"⛔ {account}: {self.broken[account]}. Polling stopped; fix the key and /resume."))
+            return None
+        except (Transient, BadReply, Exception) as e:
+            n = self.failures[account] = self.failures[account] + 1
+            retry_after = getattr(e, "retry_after", None) or 0.0
+            delay = min(MAX_BACKOFF_S, max(retry_after, self.settings.poll.interval_s * (2 ** min(n - 1, 6)) / 2))
+            self.backoff_until[account] = now + delay if n > 1 else now
+            result.error = f"{type(e).__name__}: {e}"
+            level = logging.WARNING if isinstance(e, Transient | BadReply) else logging.ERROR
+            log.log(level, "%s: snapshot failed (%d in a row): %s", account, n, result.error, exc_info=level == logging.ERROR)
+            if n == ALERT_ERRORS_AFTER or (n > ALERT_ERRORS_AFTER and n % 20 == 0):
+                self._emit(result, Alert(ts=now, account=account, kind="failure", loud=True,
+                                         text=f"⚠️ {account}: {n} polls in a row failed ({result.error}). "
+                                              f"Retrying with backoff; positions are NOT being watched meanwhile."))
+            return None
+        if self.failures[account] >= ALERT_ERRORS_AFTER:
+            self._emit(result, Alert(ts=now, account=account, kind="system",
+                                     text=f"✅ {account}: exchange reachable again after {self.failures[account]} failed polls"))
+        self.failures[account] = 0
+        self.backoff_until.pop(account, None)
+        self.snapshots[account] = snapshot
+        return snapshot
+
+    def _volatility_view(self, account: str, snapshot: AccountSnapshot) -> dict[str, float]:
+        out = {}
+        for p in snapshot.positions:
+            vol = annualised_volatility(
+                self.volatility.get((account, p.symbol)), min_span_s=self.settings.volatility.horizon_s
+            )
+            if vol is not None:
+                out[p.symbol] = vol
+        return out
+
+    def _remember(self, account: str, snapshot: AccountSnapshot, risk: AccountRisk, now: float) -> None:
+        self.latest[account] = risk
+        window = self.settings.volatility.window_s
+        for p in snapshot.positions:
+            if p.mark_price > 0 and math.isfinite(p.mark_price):
+                self.marks[account][p.symbol] = p.mark_price
+                key = (account, p.symbol)
+                self.volatility[key] = update_volatility(self.volatility.get(key), snapshot.fetched_at, p.mark_price, window)
+
+    async def _measure_effects(self, account: str) -> None:
+        """Re-read the account right after acting and journal each action's distance_after:
+        what the venue shows, not what we expected (a silently ignored top-up shows here)."""
+        try:
+            snapshot = await self.adapters[account].snapshot()
+        except Exception as e:  # the next cycle will see it anyway
+            log.warning("%s: could not re-read the account after acting: %s", account, e)
+            return
+        risk = assess(snapshot, self._assess_cfg[account], self.clock(),
+                      AssessMemory(volatility=self._volatility_view(account, snapshot)))
+        self.snapshots[account] = snapshot
+        self.latest[account] = risk
+        self._record_observed_effects(account, risk)
+
+    def _record_observed_effects(self, account: str, risk: AccountRisk) -> None:
+        pending, self._verify[account] = self._verify[account], []
+        for action_id, key in pending:
+            pos = risk.position(key)
+            self.store.set_distance_after(action_id, pos.distance_pct if pos else None)
+
+    def _announce_from(self, account: str) -> RiskTier:
+        rules = self.settings.rules_for(self.accounts[account])
+        tiers = [RiskTier.parse(r.at) for r in rules if r.strategy == "alert" and r.enabled]
+        return min(tiers) if tiers else RiskTier.WATCH
+
+    def _announce(self, account: str, risk: AccountRisk, now: float, result: CycleResult) -> None:
+        esc = self.settings.escalation_for(self.accounts[account])
+        before = self.memos[account]
+        if risk.untrusted:
+            # Do not declare positions gone on data we do not trust.
+            before_kept = {k: m for k, m in before.items() if risk.position(k) is not None}
+            alerts, after = tier_alerts(risk, before_kept, now, esc, self._announce_from(account))
+            after = {**before, **after}
+            self._notice(result, ("untrusted", account, *risk.untrusted), now, account, None,
+                         f"⚠️ {account}: not acting on this data: " + "; ".join(risk.untrusted))
+        else:
+            alerts, after = tier_alerts(risk, before, now, esc, self._announce_from(account))
+        for a in alerts:
+            self._emit(result, a)
+        self.memos[account] = after
+        if after != before:
+            self._save_memos(account, before, after)
+
+    def _notice(self, result: CycleResult | None, key: tuple[str, ...], now: float, account: str, symbol: str | None, text: str) -> None:
+        """An alert that is repeated at most every REPEAT_NOTICE_S for the same key."""
+        last = self._notices.get(key)
+        if last is not None and now - last < REPEAT_NOTICE_S:
+            return
+        self._notices[key] = now
+        self._emit(result, Alert(ts=now, account=account, symbol=symbol, kind="notice", text=text, loud=False))
+
+    def _sample(self, risk: AccountRisk, now: float) -> None:
+        every = self.settings.database.sample_every_s
+        for r in risk.positions:
+            key = (risk.account, r.key)
+            last = self._last_sample.get(key)
+            memo = self.memos[risk.account].get(r.key)
+            tier_changed = memo is not None and memo.since == now
+            if last is None or now - last >= every or tier_changed:
+                self.store.buffer_sample(now, r)
+                self._last_sample[key] = now
+
+    # -- plan -> guard -> execute ------------------------------------------------------------------
+
+    def _guard_context(self, account: str, now: float, risk: AccountRisk) -> guard.GuardContext:
+        mode = self.mode
+        day = guard.utc_day_start(now)
+        breaker_reset_at = float(self.store.get("breaker_reset_at") or 0.0)
+        last: dict[str, tuple[float, RiskTier]] = {}
+        for p in risk.positions:
+            found = self.store.last_action(account, p.key, mode=mode)
+            if found is not None:
+                last[p.key] = (found[0], RiskTier.parse(found[1]))
+        return guard.GuardContext(
+            now=now,
+            mode=mode,
+            paused=self.pause_reason(),
+            account_broken=self.broken.get(account),
+            untrusted=risk.untrusted,
+            open_actions=tuple(r.id for r in self.store.open_actions(account) if r.id is not None),
+            consecutive_failures=self.store.consecutive_failures(account, since=breaker_reset_at),
+            spent_today_account=self.store.spent_since(day, account=account, mode=mode),
+            spent_today_global=self.store.spent_since(day, mode=mode),
+            last_action=last,
+            hedged_contracts=self.hedged_contracts(account),
+        )
+
+    def hedged_contracts(self, account: str) -> dict[str, float]:
+        return self.store.hedged_contracts(account)
+
+    async def _protect(
+        self, account: str, snapshot: AccountSnapshot, risk: AccountRisk, now: float, result: CycleResult
+    ) -> None:
+        """plan -> guard -> execute, position by position, worst tier first.
+
+        Rules run in order on a *projected* position: after an action, the next rule sees the
+        account as it will be, so it only covers what is still missing. The guard context is
+        read from the journal once per cycle (cooldowns refer to earlier cycles; the actions of
+        this cycle are one response) and spend is added as actions go out."""
+        acc = self.accounts[account]
+        rules = [r for r in self.settings.rules_for(acc) if r.enabled and r.strategy != "alert"]
+        if not rules or not risk.positions:
+            return
+        guard_cfg = self.settings.guard_for(acc)
+        taker_fee = self._taker_fee(account)
+        gctx = self._guard_context(account, now, risk)
+        for position_risk in sorted(risk.positions, key=lambda r: -r.tier):
+            if position_risk.is_hedge_leg:
+                continue
+            projected, current = snapshot, position_risk
+            for rule in rules:
+                # Ask the rule again after each action, on the projected account, until it
+                # proposes nothing the guard allows (each top-up leg is sized on what is left).
+                for _ in range(MAX_ACTIONS_PER_RULE):
+                    position = next((p for p in projected.positions if p.key == current.key), None)
+                    if position is None:
+                        break
+                    ctx = PlanContext(rule=rule, position=position, snapshot=projected, observed_tier=position_risk.tier,
+                                      hedge_mode=snapshot.hedge_mode, hedge_account=acc.hedge_account,
+                                      hedged_contracts=gctx.hedged_contracts, taker_fee=taker_fee)
+                    proposals = REGISTRY[rule.strategy].decide(current, ctx)
+                    for note in ctx.notes:
+                        self._notice(result, ("note", account, current.key, rule.name, note[:30]), now, account,
+                                     current.symbol, f"ℹ️ {account} {current.symbol} ({rule.name}): {note}")
+                    verdict = self._first_allowed(proposals, current, replace(gctx, needs_confirmation=rule.confirm),
+                                                  guard_cfg, result, now)
+                    if verdict is None:
+                        break
+                    projected_next = project(projected, verdict.action, taker_fee)
+                    after = assess(projected_next, self._assess_cfg[account], now,
+                                   AssessMemory(volatility=self._volatility_view(account, snapshot)))
+                    after_risk = after.position(current.key)
+                    expected = after_risk.distance_pct if after_risk else None
+                    verdict = replace(verdict, action=replace(verdict.action, expected_distance_after=expected))
+                    if verdict.needs_confirmation:
+                        self._ask_confirmation(verdict, result, now)
+                        return
+                    row = await self.execute(verdict)
+                    result.actions.append(row)
+                    if row.status != "done":
+                        return  # a failed or unknown action stops further actions this cycle
+                    gctx = gctx.after(row.position_key, row.kind, row.quote_value)
+                    projected = projected_next
+                    if after_risk is None:
+                        break
+                    current = after_risk
+
+    def _first_allowed(
+        self, proposals: list[Action], position: PositionRisk, gctx: guard.GuardContext, cfg: GuardSettings,
+        result: CycleResult, now: float,
+    ) -> Verdict | None:
+        for action in proposals:
+            verdict = guard.review(action, position, gctx, cfg)
+            if verdict.allowed:
+                return verdict
+            result.refused.append(verdict)
+            self._notice(result, ("refused", action.account, position.key, action.kind.value, verdict.code), now,
+                         action.account, action.symbol,
+                         messages.refused(action.account, action.symbol, action.kind.value, verdict.reason))
+        return None
+
+    def _ask_confirmation(self, verdict: Verdict, result: CycleResult, now: float) -> None:
+        action = verdict.action
+        if self.confirmations is not None:
+            self.confirmations(verdict)
+            return
+        self._notice(result, ("confirm", action.account, action.position_key), now, action.account, action.symbol,
+                     messages.refused(action.account, action.symbol, action.kind.value,
+                                      "needs a confirmation, and no Telegram console is running"))
+
+    async def execute(self, verdict: Verdict, *, requested_by: int | None = None) -> ActionRow:
+        """Run one guarded action through the journal, and report it."""
+        row = await self.executor.execute(verdict, requested_by=requested_by)
+        if row.id is not None and row.status == "done":
+            self._verify[row.account].append((row.id, row.position_key))
+        self._emit(None, Alert(ts=self.clock(), account=row.account, symbol=row.symbol, position_key=row.position_key,
+                               kind="action", tier=row.tier, text=messages.action_report(row), loud=True))
+        return row
+
+    def _taker_fee(self, account: str) -> float:
+        acc = self.accounts[account]
+        if acc.paper is not None:
+            return acc.paper.taker_fee
+        return float(getattr(self.adapters[account], "taker_fee", 0.0005))
+
+    # -- record, notify, heartbeat ---------------------------------------------------------------
+
+    def _emit(self, result: CycleResult | None, alert: Alert) -> None:
+        try:
+            alert = self.store.add_alert(alert)
+        except Exception:
+            log.exception("could not journal an alert; sending it anyway")
+        if result is not None:
+            result.alerts.append(alert)
+        self.notifier.submit(alert)
+
+    def _housekeeping(self, now: float) -> None:
+        if now - self._last_flush >= 5.0 or self.store.pending_samples >= 2000:
+            try:
+                self.store.flush_samples()
+                self._last_flush = now
+            except Exception:
+                log.exception("could not write risk samples; keeping them buffered")
+        hb = self.settings.health.heartbeat_file
+        if hb is not None and now - self._last_heartbeat >= 1.0:
+            try:
+                hb.parent.mkdir(parents=True, exist_ok=True)
+                Path(hb).touch()
+                self._last_heartbeat = now
+            except OSError:
+                log.warning("cannot touch heartbeat file %s", hb)
+
+    # -- liveness ----------------------------------------------------------------------------------
+
+    async def watchdog(self) -> None:
+        """Dead-man check, run by the scheduler: tell the trader when an account has not
+        completed a cycle for ``health.max_cycle_age_s`` (stuck call, crashed job, outage)."""
+        now = self.clock()
+        limit = self.settings.health.max_cycle_age_s
+        started = getattr(self, "_started_at", None)
+        if started is None:
+            self._started_at = started = now
+        for name in self.accounts:
+            last = self.last_success.get(name, started)
+            if now - last > limit:
+                why = self.broken.get(name) or ("backing off after errors" if self.failures[name] else "no cycle completed")
+                self._notice(None, ("stalled", name), now, name, None,
+                             f"⏰ {name}: no successful check for {now - last:.0f}s ({why}). Positions are not watched.")
+        self._housekeeping(now)
+
+    async def quiesce(self) -> None:
+        """Wait until no cycle or action is in flight."""
+        for lock in list(self._locks.values()):
+            async with lock:
+                pass

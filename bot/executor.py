@@ -1,0 +1,111 @@
+"""execute and reconcile: the only code that moves money.
+
+Order of events for every action, live or paper:
+
+1. the intent row is committed to the journal (``synchronous=FULL``) with our client id;
+   if that write fails, nothing is sent;
+2. the call goes out: to the exchange (live, or any mode on the simulated paper exchange), or
+   to the dry-run ledger (paper mode on a real account: nothing is sent);
+3. the result row: done / failed / unknown. Unknown (a timeout, a dropped connection, an
+   unexpected error after sending) is never retried: it blocks new actions on the account
+   until ``reconcile`` asks the venue what happened, by client id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+
+from bot.domain import Action, ActionKind, ActionResult, Verdict
+from bot.errors import ActionRejected, AuthFailed, OutcomeUnknown, Transient
+from bot.exchanges.base import ExchangeAdapter
+from bot.journal import ActionRow
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def new_client_id() -> str:
+    """Our idempotency key. Alphanumeric and <= 32 chars: valid as a Binance
+    newClientOrderId, Bybit orderLinkId and OKX clOrdId alike."""
+    return "mg" + uuid.uuid4().hex[:24]
+
+
+def action_from_row(row: ActionRow) -> Action:
+    from bot.risk.escalation import RiskTier
+
+    return Action(
+        kind=ActionKind(row.kind), account=row.account, symbol=row.symbol, side=row.side,  # type: ignore[arg-type]
+        position_side=row.position_side, amount=row.amount, rule=row.rule, reason=row.reason,  # type: ignore[arg-type]
+        tier=RiskTier.parse(row.tier), currency=row.currency, source=row.source,
+        margin_mode=row.margin_mode, mark_price=row.mark_price, contract_size=row.contract_size,  # type: ignore[arg-type]
+        inverse=row.inverse, retain_margin=row.retain_margin, hedge_account=row.hedge_account,
+        origin=row.origin,  # type: ignore[arg-type]
+    )
+
+
+class Executor:
+    def __init__(self, store: Store, adapters: Mapping[str, ExchangeAdapter], *, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.adapters = adapters
+        self.clock = clock
+
+    def _venue_for(self, action: Action) -> ExchangeAdapter:
+        if action.kind in (ActionKind.HEDGE, ActionKind.UNWIND) and action.hedge_account:
+            return self.adapters[action.hedge_account]
+        return self.adapters[action.account]
+
+    async def execute(self, verdict: Verdict, *, requested_by: int | None = None) -> ActionRow:
+        action = verdict.action
+        venue = self._venue_for(action)
+        dry_run = verdict.paper and not venue.simulated
+        client_id = new_client_id()
+        row = self.store.record_intent(
+            action, client_id=client_id, mode="paper" if verdict.paper else "live", requested_by=requested_by
+        )
+        assert row.id is not None
+        if dry_run:
+            result = ActionResult(status="done", exchange_ref="dry-run", filled=action.amount, details={"dry_run": True})
+        else:
+            result = await self._send(venue, action, client_id)
+        return self.store.record_result(row.id, result)
+
+    async def _send(self, venue: ExchangeAdapter, action: Action, client_id: str) -> ActionResult:
+        try:
+            return await venue.execute(action, client_id)
+        except OutcomeUnknown as e:
+            return ActionResult(status="unknown", error=str(e), error_kind="unknown")
+        except ActionRejected as e:
+            return ActionResult(status="failed", error=str(e), error_kind="rejected")
+        except AuthFailed as e:
+            return ActionResult(status="failed", error=str(e), error_kind="auth")
+        except Transient as e:
+            # Adapters raise Transient only when the venue certainly did not act (e.g. a 429
+            # answer); anything ambiguous is OutcomeUnknown.
+            return ActionResult(status="failed", error=str(e), error_kind="transient")
+        except Exception as e:  # a bug after the request may have left: assume it may have happened
+            log.exception("unexpected error while executing %s", client_id)
+            return ActionResult(status="unknown", error=f"{type(e).__name__}: {e}", error_kind="unknown")
+
+    async def reconcile(self, account: str) -> list[ActionRow]:
+        """Settle every open intent of the account. Returns the rows that changed."""
+        changed: list[ActionRow] = []
+        for row in self.store.open_actions(account):
+            assert row.id is not None
+            if row.mode == "paper" and not self.adapters[row.account].simulated:
+                result: ActionResult | None = ActionResult(status="done", exchange_ref="dry-run", details={"dry_run": True})
+            else:
+                action = action_from_row(row)
+                try:
+                    result = await self._venue_for(action).reconcile(action, row.client_id, row.created_at)
+                except (Transient, OutcomeUnknown) as e:
+                    log.warning("reconcile %s: %s", row.client_id, e)
+                    result = None
+            if result is None:
+                if row.status == "intent":  # the process died between intent and send, or mid-send
+                    changed.append(self.store.record_result(row.id, ActionResult(status="unknown", error="outcome not yet known")))
+                continue
+            changed.append(self.store.record_result(row.id, result))
+        return changed

@@ -1,0 +1,77 @@
+"""The strategy interface.
+
+A strategy looks at one position's risk and proposes protective actions for one rule:
+
+    class MyStrategy:
+        name = "my_strategy"
+        def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]: ...
+
+It is pure: no I/O, no clock. A rule fires on the tier this cycle *observed*; the strategy
+sizes with ``bot.risk`` on the *projected* position (``risk`` and ``ctx.position`` already
+include this cycle's earlier actions), so that the action lands the position at the rule's
+target. The guard may clip it; the engine then projects again and asks again, so a later leg
+or rule (say, deleverage after a top-up limited by the caps) only covers what is missing.
+
+Add a strategy: one new file here with a class like the above, registered in
+``strategies/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from bot.assess import CollateralTerms, collateral_terms
+from bot.domain import AccountSnapshot, Action, Position, PositionRisk
+from bot.risk.escalation import RiskTier
+from bot.settings import RuleSettings
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    rule: RuleSettings
+    position: Position  # as projected after this cycle's earlier actions
+    snapshot: AccountSnapshot  # likewise
+    observed_tier: RiskTier  # the tier this cycle observed: rules fire on it, not on projections
+    hedge_mode: bool = False
+    hedge_account: str | None = None
+    hedged_contracts: Mapping[str, float] = field(default_factory=dict)  # position key -> our open hedge
+    taker_fee: float = 0.0
+    # Things the trader should hear about that are not actions ("a top-up is needed but no
+    # wallet has funds"); the engine turns them into de-duplicated notices.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    @property
+    def terms(self) -> CollateralTerms | None:
+        return collateral_terms(self.position, self.snapshot)
+
+    def fires(self) -> bool:
+        return self.rule.enabled and self.observed_tier >= RiskTier.parse(self.rule.at)
+
+
+class Strategy(Protocol):
+    name: ClassVar[str]
+
+    def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]: ...
+
+
+def base_action_fields(risk: PositionRisk, ctx: PlanContext, strategy: str) -> dict[str, object]:
+    p = ctx.position
+    return {
+        "account": risk.account,
+        "symbol": risk.symbol,
+        "side": risk.side,
+        "position_side": risk.position_side,
+        "rule": ctx.rule.name,
+        "strategy": strategy,
+        "tier": ctx.observed_tier,
+        "margin_mode": p.margin_mode,
+        "mark_price": p.mark_price,
+        "contract_size": p.contract_size,
+        "inverse": p.inverse,
+        "distance_before": risk.distance_pct,
+    }

@@ -1,0 +1,51 @@
+"""deleverage: reduce-only order down to the size whose liquidation is ``target_distance_pct``
+away (``bot.risk.contracts_to_reduce_to_target``, fee included). Never more than the position,
+so it can never flip the side.
+
+Isolated venues release margin pro rata on a partial close, which would leave the
+liquidation price where it was; the action therefore asks the adapter to retain the margin
+(``retain_margin``): the whole margin balance keeps backing what is left.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bot.domain import Action, ActionKind, PositionRisk
+from bot.risk.sizing import contracts_to_reduce_to_target
+from strategies.base import PlanContext, base_action_fields
+
+
+class Deleverage:
+    name: ClassVar[str] = "deleverage"
+
+    def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]:
+        rule, p = ctx.rule, ctx.position
+        target = rule.target_distance_pct
+        if not ctx.fires() or target is None or p.is_hedge_leg:
+            return []
+        if risk.distance_pct is not None and risk.distance_pct >= target:
+            return []
+        terms = ctx.terms
+        if terms is None or p.tiers is None:
+            ctx.note("cannot size a reduce: the venue gave no collateral or tier data")
+            return []
+        amount = contracts_to_reduce_to_target(
+            p.side, p.contracts, p.entry_price, terms.wallet, p.tiers, p.mark_price, target,
+            contract_size=p.contract_size, inverse=p.inverse,
+            other_maintenance=terms.other_maintenance, other_unrealized_pnl=terms.other_unrealized_pnl,
+            taker_fee=ctx.taker_fee,
+        )
+        amount = min(amount, p.contracts)
+        if amount <= 0.0:
+            return []
+        return [
+            Action(
+                kind=ActionKind.REDUCE,
+                amount=amount,
+                target_distance_pct=target,
+                retain_margin=p.margin_mode == "isolated",
+                reason=f"reduce {amount:.6g} of {p.contracts:.6g} contracts to move liquidation to {target:g}% from mark",
+                **base_action_fields(risk, ctx, self.name),  # type: ignore[arg-type]
+            )
+        ]

@@ -227,9 +227,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> FormattedText:
                     i += 1
                 attribute_name = data[attribute_begin:i].decode("utf-8", "replace")
                 if not attribute_name:
-                    raise EntityParseError(
-                        f'Empty attribute name in the tag "{tag_name}" at byte offset {begin}'
-                    )
+                    raise EntityParseError(f'Empty attribute name in the tag "{tag_name}" at byte offset {begin}')
                 while at(i) != 0 and at(i) in _SPACES:
                     i += 1
                 if at(i) != ord("=") and tag_name == "blockquote" and attribute_name == "expandable":
@@ -272,11 +270,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> FormattedText:
                 attribute_value = value.decode("utf-8", "replace")
                 if tag_name == "a" and attribute_name == "href":
                     argument = attribute_value
-                elif (
-                    tag_name == "code"
-                    and attribute_name == "class"
-                    and attribute_value.startswith("language-")
-                ):
+                elif tag_name == "code" and attribute_name == "class" and attribute_value.startswith("language-"):
                     argument = attribute_value[len("language-") :]
                 elif tag_name == "span" and attribute_name == "class" and attribute_value.startswith("tg-"):
                     argument = attribute_value[len("tg-") :]
@@ -321,9 +315,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> FormattedText:
     return FormattedText(out.decode("utf-8"), cleaned)
 
 
-def _make_entity(
-    tag: _OpenTag, length: int, inner_text: str, entities: list[dict[str, Any]]
-) -> dict[str, Any] | None:
+def _make_entity(tag: _OpenTag, length: int, inner_text: str, entities: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Build the entity closed by ``tag``; may instead merge into the previous one (pre + code)."""
     base: dict[str, Any] = {"offset": tag.utf16_offset, "length": length}
     simple = _SIMPLE_ENTITY_TYPES.get(tag.name)
@@ -368,4 +360,3 @@ def find_bot_commands(text: str) -> list[dict[str, Any]]:
         {"type": "bot_command", "offset": utf16_len(text[: m.start()]), "length": utf16_len(m.group(0))}
         for m in _COMMAND_RE.finditer(text)
     ]
-

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from bot.domain import AccountRisk, AccountSnapshot, Position, PositionRisk
 from bot.risk.distance import distance_pct, distance_sigma, touch_probability
@@ -218,83 +218,181 @@ def _margin_figures(
     return snapshot.account_margin_ratio, _maintenance_at_mark(p), None
 
 
-def assess_position(
-    p: Position,
-    snapshot: AccountSnapshot,
-    pools: Mapping[str, _CrossPool],
-    config: AssessConfig,
-    memory: AssessMemory,
-) -> tuple[PositionRisk, list[str]]:
-    """Risk of one position, plus reasons (if any) not to act on this account's data."""
-    reasons: list[str] = []
-    untrusted: list[str] = []
-    mark = p.mark_price
+@dataclass(slots=True)
+class _Figures:
+    """The numbers of one position's assessment, from the scalar or the vector path."""
+
+    recomputed_ok: bool
+    recomputed: float | None
+    reported: float | None
+    liq: float | None
+    dist: float | None
+    sigmas: float | None
+    touch: float
+    ratio: float | None
+    mm: float | None
+    balance: float | None
+    vol: float
+    tier: RiskTier
+
+
+def _volatility(p: Position, config: AssessConfig, memory: AssessMemory) -> float:
+    vol = memory.volatility.get(p.symbol)
+    return config.default_volatility_annual if vol is None else max(vol, config.min_volatility_annual)
+
+
+def _source(f: _Figures) -> str:
+    if f.recomputed_ok and f.reported is None and f.recomputed is None:
+        return "none"  # the collateral covers any move: no liquidation possible
+    if f.liq is None:
+        return "account"
+    if f.recomputed_ok and f.liq == f.recomputed:
+        return "recomputed"
+    return "reported"
+
+
+def _scalar_figures(
+    p: Position, snapshot: AccountSnapshot, pools: Mapping[str, _CrossPool], config: AssessConfig, memory: AssessMemory
+) -> _Figures:
     recomputed_ok, recomputed = _recompute(p, snapshot, pools)
     reported = _reported(p.liquidation_price_reported)
     liq = _nearer(p.side, recomputed if recomputed_ok else None, reported)
-    if recomputed_ok and reported is None and recomputed is None:
-        source = "none"  # the collateral covers any move: no liquidation possible
-    elif liq is None:
-        source = "account"
-    elif recomputed_ok and liq == recomputed:
-        source = "recomputed"
-    else:
-        source = "reported"
-
-    disagreement = None
-    if recomputed_ok and recomputed is not None and reported is not None and math.isfinite(recomputed):
-        disagreement = abs(recomputed - reported) / mark * 100.0
-        if disagreement > config.disagreement_tolerance_pct:
-            reasons.append(
-                f"reported liquidation {reported:.6g} and recomputed {recomputed:.6g} differ by {disagreement:.2f}% of mark"
-            )
-    if reported is not None and ((p.side == "long" and reported >= mark) or (p.side == "short" and reported <= mark)):
-        untrusted.append(f"{p.symbol}: reported liquidation price {reported:.6g} is on the wrong side of mark {mark:.6g}")
-
-    vol = memory.volatility.get(p.symbol)
-    vol = config.default_volatility_annual if vol is None else max(vol, config.min_volatility_annual)
-    dist = distance_pct(p.side, mark, liq)
-    sigmas = distance_sigma(p.side, mark, liq, vol, config.volatility_horizon_s) if liq is not None else None
+    vol = _volatility(p, config, memory)
+    dist = distance_pct(p.side, p.mark_price, liq)
+    sigmas = distance_sigma(p.side, p.mark_price, liq, vol, config.volatility_horizon_s) if liq is not None else None
     ratio, mm, balance = _margin_figures(p, pools, snapshot)
-    if balance is not None and balance <= 0.0:
-        untrusted.append(f"{p.symbol}: margin balance {balance:.6g} is not positive")
+    f = _Figures(recomputed_ok, recomputed, reported, liq, dist, sigmas, touch_probability(sigmas), ratio, mm, balance,
+                 vol, RiskTier.OK)
+    floor = config.unknown_tier if _source(f) == "account" and ratio is None else RiskTier.OK
+    f.tier = classify(dist, sigmas, ratio, memory.previous_tiers.get(p.key), config.thresholds, floor=floor)
+    return f
 
-    floor = RiskTier.OK
-    if source == "account":
-        if ratio is None:
-            floor = config.unknown_tier
-            reasons.append("no liquidation price and no maintenance data: cannot assess, assuming the worst")
-        else:
-            reasons.append("no liquidation price: assessed from maintenance margin vs equity")
-    if dist is not None and dist <= 0.0:
-        reasons.append("mark is at or past the liquidation price")
-    previous = memory.previous_tiers.get(p.key)
-    tier = classify(dist, sigmas, ratio, previous, config.thresholds, floor=floor)
+
+BATCH_MIN = 64  # below this many positions the scalar path is as fast
+
+
+def _batchable(p: Position) -> bool:
+    return (
+        p.margin_mode == "isolated"
+        and p.collateral is not None
+        and p.tiers is not None
+        and p.liquidation_model == "mark_tiered"
+    )
+
+
+_TIERS = tuple(RiskTier)
+
+
+def _vector_figures(
+    ps: list[Position], config: AssessConfig, memory: AssessMemory
+) -> list[_Figures | None]:
+    """Figures for isolated positions sharing a tier table and contract type; None where the
+    kernel cannot resolve (inconsistent table) and the scalar path must answer."""
+    import numpy as np
+
+    from bot.risk import batch
+
+    table = ps[0].tiers
+    assert table is not None
+    inverse = ps[0].inverse
+    nan = math.nan
+    prev_tiers = memory.previous_tiers
+    cols = np.array(
+        [
+            (
+                1.0 if p.side == "long" else -1.0,
+                p.contracts * p.contract_size,
+                p.entry_price,
+                p.collateral,
+                p.mark_price,
+                _reported(p.liquidation_price_reported) or nan,
+                nan if p.unrealized_pnl_reported is None else p.unrealized_pnl_reported,
+                nan if p.maintenance_margin_reported is None else p.maintenance_margin_reported,
+                _volatility(p, config, memory),
+                float(prev_tiers.get(p.key, -1)),
+            )
+            for p in ps
+        ],
+        dtype=np.float64,
+    ).T
+    sign, q, entry, wallet, mark, reported, reported_upnl, reported_mm, vols, prev = cols
+    recomputed, resolved = batch.liquidation_prices(sign, q, entry, wallet, table, inverse=inverse)
+    nearer = np.where(sign > 0, np.fmax(recomputed, reported), np.fmin(recomputed, reported))
+    no_liq = np.isnan(nearer)
+    dist = np.where(no_liq, np.nan, batch.distances(sign, mark, nearer))
+    sig = np.where(no_liq, np.nan, batch.sigmas(sign, mark, nearer, vols, config.volatility_horizon_s))
+    touch = batch.touch_probabilities(np.where(no_liq, np.inf, sig))
+    notional = q / mark if inverse else q * mark
+    k = np.maximum(np.searchsorted(np.asarray(table.mins), notional, side="right") - 1, 0)
+    mm = notional * np.asarray(table.rates)[k] - np.asarray(table.amounts)[k]
+    mm = np.where(np.isnan(reported_mm), mm, reported_mm)
+    upnl = sign * q * (1.0 / entry - 1.0 / mark) if inverse else sign * q * (mark - entry)
+    balance = wallet + np.where(np.isnan(reported_upnl), upnl, reported_upnl)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(balance <= 0.0, np.inf, mm / balance)
+    tiers = batch.classify(dist, sig, ratio, prev.astype(np.int64), config.thresholds, np.zeros(len(ps), dtype=np.int64))
+
+    def opt(values: list[float]) -> list[float | None]:
+        return [None if v != v else v for v in values]  # NaN -> None
+
+    rows = zip(
+        resolved.tolist(), opt(recomputed.tolist()), opt(reported.tolist()), opt(nearer.tolist()), opt(dist.tolist()),
+        opt(sig.tolist()), touch.tolist(), ratio.tolist(), mm.tolist(), balance.tolist(), vols.tolist(), tiers.tolist(),
+        strict=True,
+    )
+    return [
+        _Figures(True, rec, rep, liq, d, sg, tp, ra, m, b, v, _TIERS[t]) if ok else None
+        for ok, rec, rep, liq, d, sg, tp, ra, m, b, v, t in rows
+    ]
+
+
+# PositionRisk is built positionally below (keyword matching costs microseconds per position
+# at thousands of positions per cycle); this pins the field order that code relies on.
+assert tuple(fld.name for fld in fields(PositionRisk)) == (
+    "account", "symbol", "side", "position_side", "margin_mode", "settle", "contracts", "entry_price", "mark_price",
+    "liquidation_price", "liquidation_price_recomputed", "liquidation_price_reported", "liquidation_source",
+    "distance_pct", "distance_sigma", "touch_probability", "margin_ratio", "maintenance_margin", "margin_balance",
+    "volatility_annual", "tier", "reasons", "disagreement_pct", "is_hedge_leg",
+), "PositionRisk fields changed: update _position_risk"
+
+
+def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig) -> tuple[PositionRisk, list[str]]:
+    """Build the PositionRisk and its reasons; the second item lists reasons not to act."""
+    mark = p.mark_price
+    source = _source(f)
+    rec, rep = f.recomputed, f.reported
+    disagreement = None
+    if f.recomputed_ok and rec is not None and rep is not None and math.isfinite(rec):
+        disagreement = abs(rec - rep) / mark * 100.0
+    wrong_side = rep is not None and ((p.side == "long" and rep >= mark) or (p.side == "short" and rep <= mark))
+    reasons: list[str] = []
+    untrusted: list[str] = []
+    if (
+        wrong_side
+        or source == "account"
+        or (disagreement is not None and disagreement > config.disagreement_tolerance_pct)
+        or (f.balance is not None and f.balance <= 0.0)
+        or (f.dist is not None and f.dist <= 0.0)
+    ):
+        if disagreement is not None and disagreement > config.disagreement_tolerance_pct:
+            reasons.append(
+                f"reported liquidation {rep:.6g} and recomputed {rec:.6g} differ by {disagreement:.2f}% of mark"
+            )
+        if wrong_side:
+            untrusted.append(f"{p.symbol}: reported liquidation price {rep:.6g} is on the wrong side of mark {mark:.6g}")
+        if f.balance is not None and f.balance <= 0.0:
+            untrusted.append(f"{p.symbol}: margin balance {f.balance:.6g} is not positive")
+        if source == "account":
+            if f.ratio is None:
+                reasons.append("no liquidation price and no maintenance data: cannot assess, assuming the worst")
+            else:
+                reasons.append("no liquidation price: assessed from maintenance margin vs equity")
+        if f.dist is not None and f.dist <= 0.0:
+            reasons.append("mark is at or past the liquidation price")
     risk = PositionRisk(
-        account=snapshot.account,
-        symbol=p.symbol,
-        side=p.side,
-        position_side=p.position_side,
-        margin_mode=p.margin_mode,
-        settle=p.settle,
-        contracts=p.contracts,
-        entry_price=p.entry_price,
-        mark_price=mark,
-        liquidation_price=liq,
-        liquidation_price_recomputed=recomputed,
-        liquidation_price_reported=reported,
-        liquidation_source=source,  # type: ignore[arg-type]
-        distance_pct=dist,
-        distance_sigma=sigmas,
-        touch_probability=touch_probability(sigmas),
-        margin_ratio=ratio,
-        maintenance_margin=mm,
-        margin_balance=balance,
-        volatility_annual=vol,
-        tier=tier,
-        reasons=tuple(reasons),
-        disagreement_pct=disagreement,
-        is_hedge_leg=p.is_hedge_leg,
+        account, p.symbol, p.side, p.position_side, p.margin_mode, p.settle, p.contracts, p.entry_price, mark,
+        f.liq, rec, rep, source, f.dist, f.sigmas, f.touch, f.ratio, f.mm, f.balance, f.vol,  # type: ignore[arg-type]
+        f.tier, tuple(reasons), disagreement, p.is_hedge_leg,
     )
     return risk, untrusted
 
@@ -310,17 +408,31 @@ def assess(
     if age > config.max_snapshot_age_s:
         untrusted.append(f"snapshot is {age:.0f}s old (limit {config.max_snapshot_age_s:.0f}s)")
     pools = _cross_pools(snapshot)
-    risks: list[PositionRisk] = []
+    usable: list[Position] = []
     for p in snapshot.positions:
         if not (math.isfinite(p.mark_price) and p.mark_price > 0 and p.contracts > 0 and p.entry_price > 0):
             untrusted.append(f"{p.symbol}: unusable numbers (mark {p.mark_price}, size {p.contracts}, entry {p.entry_price})")
             continue
         last = memory.last_marks.get(p.symbol)
         if last is not None and abs(p.mark_price / last - 1.0) * 100.0 > config.max_mark_jump_pct:
-            untrusted.append(
-                f"{p.symbol}: mark {p.mark_price:.6g} jumped {abs(p.mark_price / last - 1) * 100:.1f}% from {last:.6g}"
-            )
-        risk, bad = assess_position(p, snapshot, pools, config, memory)
+            jump = abs(p.mark_price / last - 1) * 100
+            untrusted.append(f"{p.symbol}: mark {p.mark_price:.6g} jumped {jump:.1f}% from {last:.6g}")
+        usable.append(p)
+    figures: dict[int, _Figures] = {}
+    if len(usable) >= BATCH_MIN:
+        groups: dict[tuple[int, bool], list[int]] = {}
+        for i, p in enumerate(usable):
+            if _batchable(p):
+                groups.setdefault((id(p.tiers), p.inverse), []).append(i)
+        for idx in groups.values():
+            if len(idx) >= BATCH_MIN:
+                for i, f in zip(idx, _vector_figures([usable[i] for i in idx], config, memory), strict=True):
+                    if f is not None:
+                        figures[i] = f
+    risks: list[PositionRisk] = []
+    for i, p in enumerate(usable):
+        f = figures.get(i) or _scalar_figures(p, snapshot, pools, config, memory)
+        risk, bad = _position_risk(p, f, snapshot.account, config)
         risks.append(risk)
         untrusted.extend(bad)
     account_ratio = snapshot.account_margin_ratio
@@ -343,3 +455,14 @@ def assess(
         untrusted=tuple(untrusted),
         reasons=tuple(account_reasons),
     )
+
+
+def assess_position(
+    p: Position,
+    snapshot: AccountSnapshot,
+    config: AssessConfig,
+    memory: AssessMemory = _EMPTY_MEMORY,
+) -> PositionRisk:
+    """One position through the scalar path (the reference the vector path is tested against)."""
+    f = _scalar_figures(p, snapshot, _cross_pools(snapshot), config, memory)
+    return _position_risk(p, f, snapshot.account, config)[0]

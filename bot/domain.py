@@ -85,8 +85,11 @@ class AccountSnapshot:
         return float(self.available.get(wallet, {}).get(currency, 0.0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PositionRisk:
+    """One position's assessment. Treat as read-only (not frozen only because assessing
+    thousands of positions per cycle pays for every frozen-dataclass setattr)."""
+
     account: str
     symbol: str
     side: Side

@@ -1102,7 +1102,7 @@ class FakeTelegramServer:
                 reply_markup=copy.deepcopy(markup),
                 reply_to_message_id=reply_to["message_id"] if reply_to else None,
                 photo=photo,
-                date=message.get("edit_date", message["date"]),
+                date=int(message.get("edit_date") or message["date"]),
                 params=dict(params.values),
             )
         )

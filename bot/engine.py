@@ -378,7 +378,8 @@ class Engine:
             return
         guard_cfg = self.settings.guard_for(acc)
         taker_fee = self._taker_fee(account)
-        gctx = self._guard_context(account, now, risk)
+        gctx: guard.GuardContext | None = None  # read from the journal only once something is proposed
+        hedged = self.hedged_contracts(account) if any(r.strategy == "hedge" for r in rules) else {}
         for position_risk in sorted(risk.positions, key=lambda r: -r.tier):
             if position_risk.is_hedge_leg:
                 continue
@@ -392,11 +393,15 @@ class Engine:
                         break
                     ctx = PlanContext(rule=rule, position=position, snapshot=projected, observed_tier=position_risk.tier,
                                       hedge_mode=snapshot.hedge_mode, hedge_account=acc.hedge_account,
-                                      hedged_contracts=gctx.hedged_contracts, taker_fee=taker_fee)
+                                      hedged_contracts=hedged, taker_fee=taker_fee)
                     proposals = REGISTRY[rule.strategy].decide(current, ctx)
                     for note in ctx.notes:
                         self._notice(result, ("note", account, current.key, rule.name, note[:30]), now, account,
                                      current.symbol, f"ℹ️ {account} {current.symbol} ({rule.name}): {note}")
+                    if not proposals:
+                        break
+                    if gctx is None:
+                        gctx = self._guard_context(account, now, risk)
                     verdict = self._first_allowed(proposals, current, replace(gctx, needs_confirmation=rule.confirm),
                                                   guard_cfg, result, now)
                     if verdict is None:

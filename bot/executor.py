@@ -51,6 +51,8 @@ class Executor:
         self.store = store
         self.adapters = adapters
         self.clock = clock
+        # Accounts with intents whose outcome is open, so a quiet cycle skips the journal query.
+        self.open_accounts: set[str] = {row.account for row in store.open_actions()}
 
     def _venue_for(self, action: Action) -> ExchangeAdapter:
         if action.kind in (ActionKind.HEDGE, ActionKind.UNWIND) and action.hedge_account:
@@ -66,11 +68,15 @@ class Executor:
             action, client_id=client_id, mode="paper" if verdict.paper else "live", requested_by=requested_by
         )
         assert row.id is not None
+        self.open_accounts.add(action.account)
         if dry_run:
             result = ActionResult(status="done", exchange_ref="dry-run", filled=action.amount, details={"dry_run": True})
         else:
             result = await self._send(venue, action, client_id)
-        return self.store.record_result(row.id, result)
+        row = self.store.record_result(row.id, result)
+        if row.status != "unknown":
+            self.open_accounts.discard(action.account)
+        return row
 
     async def _send(self, venue: ExchangeAdapter, action: Action, client_id: str) -> ActionResult:
         try:
@@ -92,6 +98,9 @@ class Executor:
     async def reconcile(self, account: str) -> list[ActionRow]:
         """Settle every open intent of the account. Returns the rows that changed."""
         changed: list[ActionRow] = []
+        if account not in self.open_accounts:
+            return changed
+        still_open = False
         for row in self.store.open_actions(account):
             assert row.id is not None
             if row.mode == "paper" and not self.adapters[row.account].simulated:
@@ -104,8 +113,11 @@ class Executor:
                     log.warning("reconcile %s: %s", row.client_id, e)
                     result = None
             if result is None:
+                still_open = True
                 if row.status == "intent":  # the process died between intent and send, or mid-send
                     changed.append(self.store.record_result(row.id, ActionResult(status="unknown", error="outcome not yet known")))
                 continue
             changed.append(self.store.record_result(row.id, result))
+        if not still_open:
+            self.open_accounts.discard(account)
         return changed

@@ -96,11 +96,19 @@ class Binance(Venue):
 
     def fault_error(self, kind: str) -> VenueError:
         if kind == "http_429":
-            return self.error(-1003, "Too many requests; current limit of IP(127.0.0.1) is 2400 requests per "
-                              "minute. Please use the websocket for live updates to avoid polling the API.", 429)
+            return self.error(
+                -1003,
+                "Too many requests; current limit of IP(127.0.0.1) is 2400 requests per "
+                "minute. Please use the websocket for live updates to avoid polling the API.",
+                429,
+            )
         if kind == "http_418":
-            return self.error(-1003, f"Way too many requests; IP(127.0.0.1) banned until {self.now() + 120000}. "
-                              "Please use the websocket for live updates to avoid bans.", 418)
+            return self.error(
+                -1003,
+                f"Way too many requests; IP(127.0.0.1) banned until {self.now() + 120000}. "
+                "Please use the websocket for live updates to avoid bans.",
+                418,
+            )
         if kind == "nonce_error":
             return self.error(-1021, "Timestamp for this request is outside of the recvWindow.")
         return self.error(-2015, "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1", 401)
@@ -151,38 +159,83 @@ class Binance(Venue):
         symbols = []
         for inst in self.market.instruments.values():
             pd, qd = decimals(inst.tick_size), decimals(inst.lot_size)
-            symbols.append({
-                "symbol": self.sid(inst), "pair": self.sid(inst), "contractType": "PERPETUAL",
-                "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
-                "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000", "baseAsset": inst.base,
-                "quoteAsset": inst.quote, "marginAsset": inst.settle, "pricePrecision": pd,
-                "quantityPrecision": qd, "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
-                "underlyingSubType": ["PoW"], "triggerProtect": "0.0500", "liquidationFee": "0.012500",
-                "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": fnum(inst.tick_size, pd), "maxPrice": "4529764",
-                     "tickSize": fnum(inst.tick_size, pd)},
-                    {"filterType": "LOT_SIZE", "minQty": fnum(inst.min_qty, qd), "maxQty": "1000",
-                     "stepSize": fnum(inst.lot_size, qd)},
-                    {"filterType": "MARKET_LOT_SIZE", "minQty": fnum(inst.min_qty, qd), "maxQty": "120",
-                     "stepSize": fnum(inst.lot_size, qd)},
-                    {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                    {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-                    {"filterType": "MIN_NOTIONAL", "notional": "5"},
-                    {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
-                     "multiplierDecimal": "4"},
-                ],
-                "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
-                               "TRAILING_STOP_MARKET"],
-                "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"], "permissionSet": ["GRID", "COPY"],
-            })
-        return {"timezone": "UTC", "serverTime": self.now(), "futuresType": "U_MARGINED",
-                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                                "limit": 2400},
-                               {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
-                "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True,
-                                                   "autoAssetExchange": "-10000"}],
-                "symbols": symbols}
+            symbols.append(
+                {
+                    "symbol": self.sid(inst),
+                    "pair": self.sid(inst),
+                    "contractType": "PERPETUAL",
+                    "deliveryDate": 4133404800000,
+                    "onboardDate": 1569398400000,
+                    "status": "TRADING",
+                    "maintMarginPercent": "2.5000",
+                    "requiredMarginPercent": "5.0000",
+                    "baseAsset": inst.base,
+                    "quoteAsset": inst.quote,
+                    "marginAsset": inst.settle,
+                    "pricePrecision": pd,
+                    "quantityPrecision": qd,
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
+                    "underlyingSubType": ["PoW"],
+                    "triggerProtect": "0.0500",
+                    "liquidationFee": "0.012500",
+                    "marketTakeBound": "0.05",
+                    "maxMoveOrderLimit": 10000,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": fnum(inst.tick_size, pd),
+                            "maxPrice": "4529764",
+                            "tickSize": fnum(inst.tick_size, pd),
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": fnum(inst.min_qty, qd),
+                            "maxQty": "1000",
+                            "stepSize": fnum(inst.lot_size, qd),
+                        },
+                        {
+                            "filterType": "MARKET_LOT_SIZE",
+                            "minQty": fnum(inst.min_qty, qd),
+                            "maxQty": "120",
+                            "stepSize": fnum(inst.lot_size, qd),
+                        },
+                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                        {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                        {"filterType": "MIN_NOTIONAL", "notional": "5"},
+                        {
+                            "filterType": "PERCENT_PRICE",
+                            "multiplierUp": "1.0500",
+                            "multiplierDown": "0.9500",
+                            "multiplierDecimal": "4",
+                        },
+                    ],
+                    "orderTypes": [
+                        "LIMIT",
+                        "MARKET",
+                        "STOP",
+                        "STOP_MARKET",
+                        "TAKE_PROFIT",
+                        "TAKE_PROFIT_MARKET",
+                        "TRAILING_STOP_MARKET",
+                    ],
+                    "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+                    "permissionSet": ["GRID", "COPY"],
+                }
+            )
+        return {
+            "timezone": "UTC",
+            "serverTime": self.now(),
+            "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            ],
+            "exchangeFilters": [],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": symbols,
+        }
 
     def _per_symbol(self, req: ApiRequest, fn: Any) -> Any:
         one = self.symbol_param(req)
@@ -193,35 +246,74 @@ class Binance(Venue):
     def premium_index(self, req: ApiRequest) -> Any:
         def row(inst: Instrument) -> dict[str, Any]:
             mark = self.market.mark(inst.symbol)
-            return {"symbol": self.sid(inst), "markPrice": fnum(mark), "indexPrice": fnum(mark),
-                    "estimatedSettlePrice": fnum(mark), "lastFundingRate": "0.00010000",
-                    "interestRate": "0.00010000", "nextFundingTime": (self.now() // 28_800_000 + 1) * 28_800_000,
-                    "time": self.now()}
+            return {
+                "symbol": self.sid(inst),
+                "markPrice": fnum(mark),
+                "indexPrice": fnum(mark),
+                "estimatedSettlePrice": fnum(mark),
+                "lastFundingRate": "0.00010000",
+                "interestRate": "0.00010000",
+                "nextFundingTime": (self.now() // 28_800_000 + 1) * 28_800_000,
+                "time": self.now(),
+            }
+
         return self._per_symbol(req, row)
 
     def ticker_24hr(self, req: ApiRequest) -> Any:
         def row(inst: Instrument) -> dict[str, Any]:
             m = self.market.mark(inst.symbol)
             pd = decimals(inst.tick_size)
-            return {"symbol": self.sid(inst), "priceChange": fnum(0, pd), "priceChangePercent": "0.000",
-                    "weightedAvgPrice": fnum(m, pd), "lastPrice": fnum(m, pd), "lastQty": "0.010",
-                    "openPrice": fnum(m, pd), "highPrice": fnum(m, pd), "lowPrice": fnum(m, pd),
-                    "volume": "1000.000", "quoteVolume": fnum(1000 * m, 2), "openTime": self.now() - 86_400_000,
-                    "closeTime": self.now(), "firstId": 1, "lastId": 1000, "count": 1000}
+            return {
+                "symbol": self.sid(inst),
+                "priceChange": fnum(0, pd),
+                "priceChangePercent": "0.000",
+                "weightedAvgPrice": fnum(m, pd),
+                "lastPrice": fnum(m, pd),
+                "lastQty": "0.010",
+                "openPrice": fnum(m, pd),
+                "highPrice": fnum(m, pd),
+                "lowPrice": fnum(m, pd),
+                "volume": "1000.000",
+                "quoteVolume": fnum(1000 * m, 2),
+                "openTime": self.now() - 86_400_000,
+                "closeTime": self.now(),
+                "firstId": 1,
+                "lastId": 1000,
+                "count": 1000,
+            }
+
         return self._per_symbol(req, row)
 
     def ticker_price(self, req: ApiRequest) -> Any:
-        return self._per_symbol(req, lambda i: {"symbol": self.sid(i), "price": fnum(self.market.mark(i.symbol),
-                                                                                      decimals(i.tick_size)),
-                                                "time": self.now()})
+        return self._per_symbol(
+            req,
+            lambda i: {
+                "symbol": self.sid(i),
+                "price": fnum(self.market.mark(i.symbol), decimals(i.tick_size)),
+                "time": self.now(),
+            },
+        )
 
     # ------------------------------------------------------------------ risk / account
     def leverage_bracket(self, req: ApiRequest) -> Any:
         def row(inst: Instrument) -> dict[str, Any]:
             tiers = self.market.tier_table(inst.symbol).tiers
-            return {"symbol": self.sid(inst), "notionalCoef": 1.0, "brackets": [
-                {"bracket": t.tier, "initialLeverage": int(t.max_leverage), "notionalCap": t.cap,
-                 "notionalFloor": t.floor, "maintMarginRatio": t.mmr, "cum": t.cum} for t in tiers]}
+            return {
+                "symbol": self.sid(inst),
+                "notionalCoef": 1.0,
+                "brackets": [
+                    {
+                        "bracket": t.tier,
+                        "initialLeverage": int(t.max_leverage),
+                        "notionalCap": t.cap,
+                        "notionalFloor": t.floor,
+                        "maintMarginRatio": t.mmr,
+                        "cum": t.cum,
+                    }
+                    for t in tiers
+                ],
+            }
+
         return self._per_symbol(req, row)
 
     def _pos_fields(self, p: Position) -> dict[str, Any]:
@@ -231,35 +323,80 @@ class Binance(Venue):
         lp = m.liquidation_price(p)
         iso = p.margin_mode == "isolated"
         return {
-            "symbol": self.sid(m.instrument(p.symbol)), "positionSide": p.position_side.upper(),
-            "positionAmt": fnum(sign * m.base_qty(p), 3), "entryPrice": fnum(p.entry_price),
+            "symbol": self.sid(m.instrument(p.symbol)),
+            "positionSide": p.position_side.upper(),
+            "positionAmt": fnum(sign * m.base_qty(p), 3),
+            "entryPrice": fnum(p.entry_price),
             "breakEvenPrice": fnum(p.entry_price * (1 + sign * 2 * m.taker_fee)),
-            "markPrice": fnum(m.mark(p.symbol)), "unRealizedProfit": fnum(upnl),
+            "markPrice": fnum(m.mark(p.symbol)),
+            "unRealizedProfit": fnum(upnl),
             "liquidationPrice": fnum(lp) if lp is not None else "0",
             "isolatedMargin": fnum(p.isolated_margin + upnl) if iso else "0",
-            "notional": fnum(sign * m.notional(p)), "marginAsset": "USDT",
+            "notional": fnum(sign * m.notional(p)),
+            "marginAsset": "USDT",
             "isolatedWallet": fnum(p.isolated_margin) if iso else "0",
-            "initialMargin": fnum(m.initial_margin(p)), "maintMargin": fnum(m.maintenance_margin(p)),
-            "positionInitialMargin": fnum(m.initial_margin(p)), "openOrderInitialMargin": "0", "adl": 1,
-            "bidNotional": "0", "askNotional": "0", "updateTime": p.updated_ms,
+            "initialMargin": fnum(m.initial_margin(p)),
+            "maintMargin": fnum(m.maintenance_margin(p)),
+            "positionInitialMargin": fnum(m.initial_margin(p)),
+            "openOrderInitialMargin": "0",
+            "adl": 1,
+            "bidNotional": "0",
+            "askNotional": "0",
+            "updateTime": p.updated_ms,
         }
 
     def _zero_fields(self, inst: Instrument, pside: PositionSide, lev: float) -> dict[str, Any]:
         mode = self.market.margin_mode.get(inst.symbol, "cross")
-        return {"symbol": self.sid(inst), "positionSide": pside.upper(), "positionAmt": "0.000",
-                "entryPrice": "0.0", "breakEvenPrice": "0.0", "markPrice": fnum(self.market.mark(inst.symbol)),
-                "unRealizedProfit": "0.00000000", "liquidationPrice": "0", "isolatedMargin": "0.00000000",
-                "notional": "0", "marginAsset": "USDT", "isolatedWallet": "0", "initialMargin": "0",
-                "maintMargin": "0", "positionInitialMargin": "0", "openOrderInitialMargin": "0", "adl": 0,
-                "bidNotional": "0", "askNotional": "0", "updateTime": 0, "leverage": str(int(lev)),
-                "marginType": mode, "isolated": mode == "isolated"}
+        return {
+            "symbol": self.sid(inst),
+            "positionSide": pside.upper(),
+            "positionAmt": "0.000",
+            "entryPrice": "0.0",
+            "breakEvenPrice": "0.0",
+            "markPrice": fnum(self.market.mark(inst.symbol)),
+            "unRealizedProfit": "0.00000000",
+            "liquidationPrice": "0",
+            "isolatedMargin": "0.00000000",
+            "notional": "0",
+            "marginAsset": "USDT",
+            "isolatedWallet": "0",
+            "initialMargin": "0",
+            "maintMargin": "0",
+            "positionInitialMargin": "0",
+            "openOrderInitialMargin": "0",
+            "adl": 0,
+            "bidNotional": "0",
+            "askNotional": "0",
+            "updateTime": 0,
+            "leverage": str(int(lev)),
+            "marginType": mode,
+            "isolated": mode == "isolated",
+        }
 
     def _v2(self, row: dict[str, Any], lev: float, mode: str, cap: float) -> dict[str, Any]:
-        keep = ("symbol", "positionAmt", "entryPrice", "breakEvenPrice", "markPrice", "unRealizedProfit",
-                "liquidationPrice", "isolatedMargin", "notional", "isolatedWallet", "positionSide", "updateTime")
+        keep = (
+            "symbol",
+            "positionAmt",
+            "entryPrice",
+            "breakEvenPrice",
+            "markPrice",
+            "unRealizedProfit",
+            "liquidationPrice",
+            "isolatedMargin",
+            "notional",
+            "isolatedWallet",
+            "positionSide",
+            "updateTime",
+        )
         out = {k: row[k] for k in keep}
-        out.update({"leverage": str(int(lev)), "maxNotionalValue": fnum(cap, 0), "marginType": mode,
-                    "isAutoAddMargin": "false"})
+        out.update(
+            {
+                "leverage": str(int(lev)),
+                "maxNotionalValue": fnum(cap, 0),
+                "marginType": mode,
+                "isAutoAddMargin": "false",
+            }
+        )
         return out
 
     def _slots(self) -> list[tuple[Instrument, PositionSide]]:
@@ -294,26 +431,37 @@ class Binance(Venue):
         st = self.market.account()
         return {
             "totalInitialMargin": fnum(st.position_initial_margin + st.order_initial_margin),
-            "totalMaintMargin": fnum(st.maint_margin), "totalWalletBalance": fnum(st.wallet_balance),
-            "totalUnrealizedProfit": fnum(st.unrealized_pnl), "totalMarginBalance": fnum(st.margin_balance),
+            "totalMaintMargin": fnum(st.maint_margin),
+            "totalWalletBalance": fnum(st.wallet_balance),
+            "totalUnrealizedProfit": fnum(st.unrealized_pnl),
+            "totalMarginBalance": fnum(st.margin_balance),
             "totalPositionInitialMargin": fnum(st.position_initial_margin),
             "totalOpenOrderInitialMargin": fnum(st.order_initial_margin),
-            "totalCrossWalletBalance": fnum(st.cross_wallet), "totalCrossUnPnl": fnum(st.cross_unrealized_pnl),
-            "availableBalance": fnum(st.available), "maxWithdrawAmount": fnum(min(st.available, st.cross_wallet)),
+            "totalCrossWalletBalance": fnum(st.cross_wallet),
+            "totalCrossUnPnl": fnum(st.cross_unrealized_pnl),
+            "availableBalance": fnum(st.available),
+            "maxWithdrawAmount": fnum(min(st.available, st.cross_wallet)),
         }
 
     def _assets(self, version: int) -> list[dict[str, Any]]:
         out = []
         for ccy in sorted(set(self.market.wallets["futures"]) | {"USDT"}):
             st = self.market.account(ccy)
-            row = {"asset": ccy, "walletBalance": fnum(st.wallet_balance), "unrealizedProfit": fnum(st.unrealized_pnl),
-                   "marginBalance": fnum(st.margin_balance), "maintMargin": fnum(st.maint_margin),
-                   "initialMargin": fnum(st.position_initial_margin + st.order_initial_margin),
-                   "positionInitialMargin": fnum(st.position_initial_margin),
-                   "openOrderInitialMargin": fnum(st.order_initial_margin),
-                   "crossWalletBalance": fnum(st.cross_wallet), "crossUnPnl": fnum(st.cross_unrealized_pnl),
-                   "availableBalance": fnum(st.available),
-                   "maxWithdrawAmount": fnum(min(st.available, st.cross_wallet)), "updateTime": self.now()}
+            row = {
+                "asset": ccy,
+                "walletBalance": fnum(st.wallet_balance),
+                "unrealizedProfit": fnum(st.unrealized_pnl),
+                "marginBalance": fnum(st.margin_balance),
+                "maintMargin": fnum(st.maint_margin),
+                "initialMargin": fnum(st.position_initial_margin + st.order_initial_margin),
+                "positionInitialMargin": fnum(st.position_initial_margin),
+                "openOrderInitialMargin": fnum(st.order_initial_margin),
+                "crossWalletBalance": fnum(st.cross_wallet),
+                "crossUnPnl": fnum(st.cross_unrealized_pnl),
+                "availableBalance": fnum(st.available),
+                "maxWithdrawAmount": fnum(min(st.available, st.cross_wallet)),
+                "updateTime": self.now(),
+            }
             if version == 2:
                 row["marginAvailable"] = True
             out.append(row)
@@ -328,32 +476,66 @@ class Binance(Venue):
                 continue
             lev = pos.leverage if pos else m.leverage.get(inst.symbol, 20.0)
             row = self._pos_fields(pos) if pos else self._zero_fields(inst, pside, lev)
-            entry = {"symbol": row["symbol"], "positionSide": row["positionSide"], "positionAmt": row["positionAmt"],
-                     "unrealizedProfit": row["unRealizedProfit"], "isolatedMargin": row["isolatedMargin"],
-                     "notional": row["notional"], "isolatedWallet": row["isolatedWallet"],
-                     "initialMargin": row["initialMargin"], "maintMargin": row["maintMargin"],
-                     "updateTime": row["updateTime"]}
+            entry = {
+                "symbol": row["symbol"],
+                "positionSide": row["positionSide"],
+                "positionAmt": row["positionAmt"],
+                "unrealizedProfit": row["unRealizedProfit"],
+                "isolatedMargin": row["isolatedMargin"],
+                "notional": row["notional"],
+                "isolatedWallet": row["isolatedWallet"],
+                "initialMargin": row["initialMargin"],
+                "maintMargin": row["maintMargin"],
+                "updateTime": row["updateTime"],
+            }
             if version == 2:
-                entry.update({"positionInitialMargin": row["positionInitialMargin"],
-                              "openOrderInitialMargin": "0", "leverage": str(int(lev)),
-                              "isolated": (pos.margin_mode if pos else m.margin_mode.get(inst.symbol, "cross"))
-                              == "isolated", "entryPrice": row["entryPrice"],
-                              "breakEvenPrice": row["breakEvenPrice"], "maxNotional": "1000000",
-                              "bidNotional": "0", "askNotional": "0"})
+                entry.update(
+                    {
+                        "positionInitialMargin": row["positionInitialMargin"],
+                        "openOrderInitialMargin": "0",
+                        "leverage": str(int(lev)),
+                        "isolated": (pos.margin_mode if pos else m.margin_mode.get(inst.symbol, "cross")) == "isolated",
+                        "entryPrice": row["entryPrice"],
+                        "breakEvenPrice": row["breakEvenPrice"],
+                        "maxNotional": "1000000",
+                        "bidNotional": "0",
+                        "askNotional": "0",
+                    }
+                )
             positions.append(entry)
         out: dict[str, Any] = dict(self._totals())
         if version == 2:
-            out.update({"feeTier": 0, "feeBurn": True, "canTrade": True, "canDeposit": True, "canWithdraw": True,
-                        "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1})
+            out.update(
+                {
+                    "feeTier": 0,
+                    "feeBurn": True,
+                    "canTrade": True,
+                    "canDeposit": True,
+                    "canWithdraw": True,
+                    "updateTime": 0,
+                    "multiAssetsMargin": False,
+                    "tradeGroupId": -1,
+                }
+            )
         out["assets"] = self._assets(version)
         out["positions"] = positions
         return out
 
     def balance(self, req: ApiRequest) -> Any:
-        return [{"accountAlias": "SgsR", "asset": a["asset"], "balance": a["walletBalance"],
-                 "crossWalletBalance": a["crossWalletBalance"], "crossUnPnl": a["crossUnPnl"],
-                 "availableBalance": a["availableBalance"], "maxWithdrawAmount": a["maxWithdrawAmount"],
-                 "marginAvailable": True, "updateTime": a["updateTime"]} for a in self._assets(2)]
+        return [
+            {
+                "accountAlias": "SgsR",
+                "asset": a["asset"],
+                "balance": a["walletBalance"],
+                "crossWalletBalance": a["crossWalletBalance"],
+                "crossUnPnl": a["crossUnPnl"],
+                "availableBalance": a["availableBalance"],
+                "maxWithdrawAmount": a["maxWithdrawAmount"],
+                "marginAvailable": True,
+                "updateTime": a["updateTime"],
+            }
+            for a in self._assets(2)
+        ]
 
     # ------------------------------------------------------------------ margin / mode
     def _pside(self, req: ApiRequest) -> PositionSide:
@@ -380,12 +562,24 @@ class Binance(Venue):
         (sid,) = self.require(req.params, "symbol")
         inst = self.inst(sid)
         kind = req.params.get("type")
-        rows = [c for c in self.market.margin_changes if c.symbol == inst.symbol
-                and (kind is None or (c.kind == "add") == (str(kind) == "1"))]
+        rows = [
+            c
+            for c in self.market.margin_changes
+            if c.symbol == inst.symbol and (kind is None or (c.kind == "add") == (str(kind) == "1"))
+        ]
         limit = int(req.params.get("limit") or 500)
-        return [{"symbol": sid, "type": 1 if c.kind == "add" else 2, "deltaType": "USER_ADJUST",
-                 "amount": fnum(c.amount), "asset": "USDT", "time": c.time_ms,
-                 "positionSide": c.position_side.upper()} for c in rows][:limit]
+        return [
+            {
+                "symbol": sid,
+                "type": 1 if c.kind == "add" else 2,
+                "deltaType": "USER_ADJUST",
+                "amount": fnum(c.amount),
+                "asset": "USDT",
+                "time": c.time_ms,
+                "positionSide": c.position_side.upper(),
+            }
+            for c in rows
+        ][:limit]
 
     def set_dual(self, req: ApiRequest) -> Any:
         (value,) = self.require(req.params, "dualSidePosition")
@@ -414,16 +608,33 @@ class Binance(Venue):
     def order_json(self, o: Order) -> dict[str, Any]:
         inst = self.market.instrument(o.symbol)
         pd, qd = decimals(inst.tick_size), decimals(inst.lot_size)
-        return {"orderId": o.order_id, "symbol": self.sid(inst), "status": STATUS[o.status],
-                "clientOrderId": o.client_order_id, "price": fnum(o.price or 0, pd),
-                "avgPrice": fnum(o.avg_price, pd), "origQty": fnum(o.contracts, qd),
-                "executedQty": fnum(o.filled, qd), "cumQty": fnum(o.filled, qd),
-                "cumQuote": fnum(o.filled * o.avg_price, 5), "timeInForce": o.time_in_force,
-                "type": o.order_type.upper(), "reduceOnly": o.reduce_only, "closePosition": False,
-                "side": o.side.upper(), "positionSide": o.position_side.upper(), "stopPrice": "0",
-                "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": o.order_type.upper(),
-                "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0,
-                "time": o.created_ms, "updateTime": o.updated_ms}
+        return {
+            "orderId": o.order_id,
+            "symbol": self.sid(inst),
+            "status": STATUS[o.status],
+            "clientOrderId": o.client_order_id,
+            "price": fnum(o.price or 0, pd),
+            "avgPrice": fnum(o.avg_price, pd),
+            "origQty": fnum(o.contracts, qd),
+            "executedQty": fnum(o.filled, qd),
+            "cumQty": fnum(o.filled, qd),
+            "cumQuote": fnum(o.filled * o.avg_price, 5),
+            "timeInForce": o.time_in_force,
+            "type": o.order_type.upper(),
+            "reduceOnly": o.reduce_only,
+            "closePosition": False,
+            "side": o.side.upper(),
+            "positionSide": o.position_side.upper(),
+            "stopPrice": "0",
+            "workingType": "CONTRACT_PRICE",
+            "priceProtect": False,
+            "origType": o.order_type.upper(),
+            "priceMatch": "NONE",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "goodTillDate": 0,
+            "time": o.created_ms,
+            "updateTime": o.updated_ms,
+        }
 
     def new_order(self, req: ApiRequest) -> Any:
         p = req.params
@@ -442,10 +653,17 @@ class Binance(Venue):
             (raw_price,) = self.require(p, "price", "timeInForce")[:1]
             price = self.num(raw_price, "price")
         order = self.market.place_order(
-            symbol=inst.symbol, side=str(side).lower(), order_type=str(otype).lower(),  # type: ignore[arg-type]
-            contracts=self.num(qty, "quantity") / inst.contract_size, price=price,
-            reduce_only=flag(p.get("reduceOnly", False)), position_side=pside,
-            client_order_id=p.get("newClientOrderId"), time_in_force=str(p.get("timeInForce") or "GTC"), raw=p)
+            symbol=inst.symbol,
+            side=str(side).lower(),
+            order_type=str(otype).lower(),  # type: ignore[arg-type]
+            contracts=self.num(qty, "quantity") / inst.contract_size,
+            price=price,
+            reduce_only=flag(p.get("reduceOnly", False)),
+            position_side=pside,
+            client_order_id=p.get("newClientOrderId"),
+            time_in_force=str(p.get("timeInForce") or "GTC"),
+            raw=p,
+        )
         return self.order_json(order)
 
     def _find(self, req: ApiRequest) -> Order:
@@ -480,31 +698,62 @@ class Binance(Venue):
             if f.symbol != inst.symbol:
                 continue
             qty = f.contracts * inst.contract_size
-            out.append({"buyer": f.side == "buy", "commission": fnum(f.fee), "commissionAsset": "USDT",
-                        "id": f.trade_id, "maker": f.maker, "orderId": f.order_id,
-                        "price": fnum(f.price, decimals(inst.tick_size)), "qty": fnum(qty, 3),
-                        "quoteQty": fnum(qty * f.price, 5), "realizedPnl": fnum(f.realized_pnl),
-                        "side": f.side.upper(), "positionSide": f.position_side.upper(), "symbol": sid,
-                        "time": f.time_ms})
+            out.append(
+                {
+                    "buyer": f.side == "buy",
+                    "commission": fnum(f.fee),
+                    "commissionAsset": "USDT",
+                    "id": f.trade_id,
+                    "maker": f.maker,
+                    "orderId": f.order_id,
+                    "price": fnum(f.price, decimals(inst.tick_size)),
+                    "qty": fnum(qty, 3),
+                    "quoteQty": fnum(qty * f.price, 5),
+                    "realizedPnl": fnum(f.realized_pnl),
+                    "side": f.side.upper(),
+                    "positionSide": f.position_side.upper(),
+                    "symbol": sid,
+                    "time": f.time_ms,
+                }
+            )
         return out
 
     # ------------------------------------------------------------------ wallets
     def spot_account(self, req: ApiRequest) -> Any:
-        return {"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
-                "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
-                                    "seller": "0.00000000"},
-                "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
-                "requireSelfTradePrevention": False, "preventSor": False, "updateTime": self.now(),
-                "accountType": "SPOT",
-                "balances": [{"asset": c, "free": fnum(v), "locked": "0.00000000"}
-                             for c, v in sorted(self.market.wallets["spot"].items())],
-                "permissions": ["SPOT"], "uid": 354937868}
+        return {
+            "makerCommission": 10,
+            "takerCommission": 10,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": "0.00100000",
+                "taker": "0.00100000",
+                "buyer": "0.00000000",
+                "seller": "0.00000000",
+            },
+            "canTrade": True,
+            "canWithdraw": True,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": self.now(),
+            "accountType": "SPOT",
+            "balances": [
+                {"asset": c, "free": fnum(v), "locked": "0.00000000"}
+                for c, v in sorted(self.market.wallets["spot"].items())
+            ],
+            "permissions": ["SPOT"],
+            "uid": 354937868,
+        }
 
     def funding_asset(self, req: ApiRequest) -> Any:
         only = req.params.get("asset")
-        return [{"asset": c, "free": fnum(v), "locked": "0", "freeze": "0", "withdrawing": "0",
-                 "btcValuation": "0"} for c, v in sorted(self.market.wallets["funding"].items())
-                if (only is None or c == only) and v > 0]
+        return [
+            {"asset": c, "free": fnum(v), "locked": "0", "freeze": "0", "withdrawing": "0", "btcValuation": "0"}
+            for c, v in sorted(self.market.wallets["funding"].items())
+            if (only is None or c == only) and v > 0
+        ]
 
     def transfer(self, req: ApiRequest) -> Any:
         ttype, asset, amount = self.require(req.params, "type", "asset", "amount")
@@ -513,16 +762,37 @@ class Binance(Venue):
             raise self.error(-11001, "Isolated margin account does not exist.")
         if src not in ACCOUNT_IDS or dst not in ACCOUNT_IDS:
             raise self.error(-1002, f"Transfer type {ttype} is not supported by the fake exchange.")
-        tr = self.market.transfer(str(asset), self.num(amount, "amount"), ACCOUNT_IDS[src],  # type: ignore[arg-type]
-                                  ACCOUNT_IDS[dst], venue_type=str(ttype))  # type: ignore[arg-type]
+        tr = self.market.transfer(
+            str(asset),
+            self.num(amount, "amount"),
+            ACCOUNT_IDS[src],  # type: ignore[arg-type]
+            ACCOUNT_IDS[dst],
+            venue_type=str(ttype),
+        )  # type: ignore[arg-type]
         return {"tranId": tr.transfer_id}
 
     def transfer_history(self, req: ApiRequest) -> Any:
         (ttype,) = self.require(req.params, "type")
         start, end = req.params.get("startTime"), req.params.get("endTime")
-        rows = [t for t in self.market.transfers if t.venue_type == ttype
-                and (start is None or t.time_ms >= int(start)) and (end is None or t.time_ms <= int(end))]
+        rows = [
+            t
+            for t in self.market.transfers
+            if t.venue_type == ttype
+            and (start is None or t.time_ms >= int(start))
+            and (end is None or t.time_ms <= int(end))
+        ]
         size = int(req.params.get("size") or 10)
-        return {"total": len(rows), "rows": [
-            {"asset": t.currency, "amount": fnum(t.amount), "type": t.venue_type, "status": "CONFIRMED",
-             "tranId": t.transfer_id, "timestamp": t.time_ms} for t in reversed(rows)][:size]}
+        return {
+            "total": len(rows),
+            "rows": [
+                {
+                    "asset": t.currency,
+                    "amount": fnum(t.amount),
+                    "type": t.venue_type,
+                    "status": "CONFIRMED",
+                    "tranId": t.transfer_id,
+                    "timestamp": t.time_ms,
+                }
+                for t in reversed(rows)
+            ][:size],
+        }

@@ -125,8 +125,9 @@ class Venue(ABC):
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise self.bad_request(f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]+$'.")\
-                from None
+            raise self.bad_request(
+                f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]+$'."
+            ) from None
 
 
 def fnum(x: float | None, dp: int = 8) -> str:

@@ -43,8 +43,16 @@ FaultKind = Literal[
     "drop_connection",
 ]
 FAULT_KINDS: tuple[str, ...] = (
-    "delay", "http_429", "http_418", "http_5xx", "malformed_json", "empty_body", "auth_error",
-    "nonce_error", "apply_then_timeout", "drop_connection",
+    "delay",
+    "http_429",
+    "http_418",
+    "http_5xx",
+    "malformed_json",
+    "empty_body",
+    "auth_error",
+    "nonce_error",
+    "apply_then_timeout",
+    "drop_connection",
 )
 MAX_DELAY_SECONDS = 60.0
 

@@ -190,10 +190,28 @@ class AccountState:
 def default_instruments(venue: str | None) -> list[Instrument]:
     okx = venue == "okx"
     return [
-        Instrument("BTC/USDT:USDT", "BTC", "USDT", "USDT", 0.01 if okx else 1.0, 0.1, 1 if okx else 0.001,
-                   1 if okx else 0.001, 125.0),
-        Instrument("ETH/USDT:USDT", "ETH", "USDT", "USDT", 0.1 if okx else 1.0, 0.01, 1 if okx else 0.001,
-                   1 if okx else 0.001, 125.0),
+        Instrument(
+            "BTC/USDT:USDT",
+            "BTC",
+            "USDT",
+            "USDT",
+            0.01 if okx else 1.0,
+            0.1,
+            1 if okx else 0.001,
+            1 if okx else 0.001,
+            125.0,
+        ),
+        Instrument(
+            "ETH/USDT:USDT",
+            "ETH",
+            "USDT",
+            "USDT",
+            0.1 if okx else 1.0,
+            0.01,
+            1 if okx else 0.001,
+            1 if okx else 0.001,
+            125.0,
+        ),
     ]
 
 
@@ -303,9 +321,20 @@ class FakeMarket:
         if isolated_margin is None:
             isolated_margin = contracts * inst.contract_size * entry_price / leverage
         now = self.now()
-        pos = Position(sym, side, float(contracts), float(entry_price), margin_mode, float(leverage), pside,
-                       float(isolated_margin) if margin_mode == "isolated" else 0.0, 0.0, now, now,
-                       self.next_small_id())
+        pos = Position(
+            sym,
+            side,
+            float(contracts),
+            float(entry_price),
+            margin_mode,
+            float(leverage),
+            pside,
+            float(isolated_margin) if margin_mode == "isolated" else 0.0,
+            0.0,
+            now,
+            now,
+            self.next_small_id(),
+        )
         self.positions[pos.key] = pos
         self.leverage[sym] = float(leverage)
         self.margin_mode[sym] = margin_mode
@@ -399,8 +428,9 @@ class FakeMarket:
         return AccountState(cross, iso, wallet, upnl, cross_upnl, wallet + upnl, mm, pim, cim, oim, avail)
 
     # ------------------------------------------------------------------ logging
-    def _log(self, kind: Any, params: dict[str, Any], applied: bool, result: Any = None,
-             error: str | None = None) -> None:
+    def _log(
+        self, kind: Any, params: dict[str, Any], applied: bool, result: Any = None, error: str | None = None
+    ) -> None:
         self.actions.append(Action(kind, dict(params), applied, result, error, self.now()))
 
     def actions_of(self, kind: str) -> list[Action]:
@@ -422,22 +452,38 @@ class FakeMarket:
         raw: dict[str, Any] | None = None,
     ) -> Order:
         params: dict[str, Any] = {
-            "symbol": symbol, "side": side, "type": order_type, "contracts": contracts, "price": price,
-            "reduce_only": reduce_only, "position_side": position_side, "client_order_id": client_order_id,
+            "symbol": symbol,
+            "side": side,
+            "type": order_type,
+            "contracts": contracts,
+            "price": price,
+            "reduce_only": reduce_only,
+            "position_side": position_side,
+            "client_order_id": client_order_id,
             "raw": dict(raw or {}),
         }
         try:
-            order = self._place(symbol, side, order_type, contracts, price, reduce_only, position_side,
-                                client_order_id, time_in_force)
+            order = self._place(
+                symbol, side, order_type, contracts, price, reduce_only, position_side, client_order_id, time_in_force
+            )
         except MarketError as e:
             self._log("order", params, False, error=e.reason.value)
             raise
         self._log("order", params, True, result=order.order_id)
         return order
 
-    def _place(self, symbol: str, side: Literal["buy", "sell"], order_type: Literal["market", "limit"],
-               contracts: float, price: float | None, reduce_only: bool, position_side: PositionSide,
-               client_order_id: str | None, time_in_force: str) -> Order:
+    def _place(
+        self,
+        symbol: str,
+        side: Literal["buy", "sell"],
+        order_type: Literal["market", "limit"],
+        contracts: float,
+        price: float | None,
+        reduce_only: bool,
+        position_side: PositionSide,
+        client_order_id: str | None,
+        time_in_force: str,
+    ) -> Order:
         sym = self.norm(symbol)
         if contracts <= 0:
             raise MarketError(Reason.BAD_QUANTITY, f"quantity {contracts}")
@@ -453,12 +499,31 @@ class FakeMarket:
         now = self.now()
         lev = pos.leverage if pos else self.leverage.get(sym, 20.0)
         mode: MarginMode = pos.margin_mode if pos else self.margin_mode.get(sym, "cross")
-        order = Order(self.next_id(), client_order_id or f"fake-{self.next_small_id()}", sym, side, order_type,
-                      float(contracts), price, reduce_only, position_side, time_in_force, "new", 0.0, 0.0, 0.0,
-                      0.0, now, now, mode, lev)
+        order = Order(
+            self.next_id(),
+            client_order_id or f"fake-{self.next_small_id()}",
+            sym,
+            side,
+            order_type,
+            float(contracts),
+            price,
+            reduce_only,
+            position_side,
+            time_in_force,
+            "new",
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            now,
+            now,
+            mode,
+            lev,
+        )
         mark = self.mark(sym)
         marketable = order_type == "market" or (
-            price is not None and ((side == "buy" and price >= mark) or (side == "sell" and price <= mark)))
+            price is not None and ((side == "buy" and price >= mark) or (side == "sell" and price <= mark))
+        )
         if marketable:
             self._fill(order, mark, maker=False)
         else:
@@ -513,8 +578,20 @@ class FakeMarket:
             if pos is None:
                 new_side: Side = "long" if order.side == "buy" else "short"
                 now = self.now()
-                pos = Position(order.symbol, new_side, 0.0, px, order.margin_mode, order.leverage,
-                               order.position_side, 0.0, 0.0, now, now, self.next_small_id())
+                pos = Position(
+                    order.symbol,
+                    new_side,
+                    0.0,
+                    px,
+                    order.margin_mode,
+                    order.leverage,
+                    order.position_side,
+                    0.0,
+                    0.0,
+                    now,
+                    now,
+                    self.next_small_id(),
+                )
                 self.positions[key] = pos
             pos.entry_price = (pos.entry_price * pos.contracts + px * open_qty) / (pos.contracts + open_qty)
             pos.contracts += open_qty
@@ -531,8 +608,21 @@ class FakeMarket:
         order.realized_pnl += realized
         order.status = "filled"
         order.updated_ms = self.now()
-        self.fills.append(Fill(self.next_small_id(), order.order_id, order.symbol, order.side, filled, px, fee,
-                               realized, maker, order.position_side, self.now()))
+        self.fills.append(
+            Fill(
+                self.next_small_id(),
+                order.order_id,
+                order.symbol,
+                order.side,
+                filled,
+                px,
+                fee,
+                realized,
+                maker,
+                order.position_side,
+                self.now(),
+            )
+        )
 
     def _match_limit_orders(self) -> None:
         for order in list(self.orders.values()):
@@ -570,8 +660,9 @@ class FakeMarket:
         return [o for o in self.orders.values() if o.status == "new" and (sym is None or o.symbol == sym)]
 
     # ------------------------------------------------------------------ margin / transfers
-    def adjust_margin(self, symbol: str, position_side: PositionSide, amount: float,
-                      kind: Literal["add", "reduce"]) -> MarginChange:
+    def adjust_margin(
+        self, symbol: str, position_side: PositionSide, amount: float, kind: Literal["add", "reduce"]
+    ) -> MarginChange:
         params = {"symbol": symbol, "position_side": position_side, "amount": amount, "kind": kind}
         try:
             change = self._adjust_margin(symbol, position_side, amount, kind)
@@ -581,8 +672,9 @@ class FakeMarket:
         self._log("margin", params, True, result=change.change_id)
         return change
 
-    def _adjust_margin(self, symbol: str, position_side: PositionSide, amount: float,
-                       kind: Literal["add", "reduce"]) -> MarginChange:
+    def _adjust_margin(
+        self, symbol: str, position_side: PositionSide, amount: float, kind: Literal["add", "reduce"]
+    ) -> MarginChange:
         sym = self.norm(symbol)
         pos = self.positions.get((sym, position_side))
         if pos is None:
@@ -609,23 +701,43 @@ class FakeMarket:
         self.check_liquidations()
         return change
 
-    def transfer(self, currency: str, amount: float, from_account: Account, to_account: Account,
-                 venue_type: str = "", client_id: str = "") -> Transfer:
-        params = {"currency": currency, "amount": amount, "from": from_account, "to": to_account,
-                  "venue_type": venue_type, "client_id": client_id}
+    def transfer(
+        self,
+        currency: str,
+        amount: float,
+        from_account: Account,
+        to_account: Account,
+        venue_type: str = "",
+        client_id: str = "",
+    ) -> Transfer:
+        params = {
+            "currency": currency,
+            "amount": amount,
+            "from": from_account,
+            "to": to_account,
+            "venue_type": venue_type,
+            "client_id": client_id,
+        }
         if from_account == "futures":
             avail = self.account(currency).available
         else:
             avail = self.balance(from_account, currency)
         if amount <= 0 or amount > avail + EPS or from_account == to_account:
-            reason = Reason.BAD_QUANTITY if amount <= 0 or from_account == to_account else (
-                Reason.INSUFFICIENT_BALANCE)
+            reason = Reason.BAD_QUANTITY if amount <= 0 or from_account == to_account else (Reason.INSUFFICIENT_BALANCE)
             self._log("transfer", params, False, error=reason.value)
             raise MarketError(reason, f"cannot move {amount} {currency} from {from_account}")
         self.wallets[from_account][currency] = self.balance(from_account, currency) - amount
         self.wallets[to_account][currency] = self.balance(to_account, currency) + amount
-        tr = Transfer(self.next_small_id() + 13_526_853_000, currency, float(amount), from_account, to_account,
-                      self.now(), venue_type, client_id)
+        tr = Transfer(
+            self.next_small_id() + 13_526_853_000,
+            currency,
+            float(amount),
+            from_account,
+            to_account,
+            self.now(),
+            venue_type,
+            client_id,
+        )
         self.transfers.append(tr)
         self._log("transfer", params, True, result=tr.transfer_id)
         return tr
@@ -670,9 +782,17 @@ class FakeMarket:
 
     def _liquidate(self, pos: Position, lp: float | None, loss: float) -> Liquidation:
         del self.positions[pos.key]
-        rec = Liquidation(pos.symbol, pos.side, pos.contracts, pos.entry_price, lp, self.mark(pos.symbol),
-                          pos.margin_mode, loss, self.now())
+        rec = Liquidation(
+            pos.symbol,
+            pos.side,
+            pos.contracts,
+            pos.entry_price,
+            lp,
+            self.mark(pos.symbol),
+            pos.margin_mode,
+            loss,
+            self.now(),
+        )
         self.liquidations.append(rec)
-        self._log("liquidation", {"symbol": pos.symbol, "side": pos.side, "contracts": pos.contracts}, True,
-                  result=rec)
+        self._log("liquidation", {"symbol": pos.symbol, "side": pos.side, "contracts": pos.contracts}, True, result=rec)
         return rec

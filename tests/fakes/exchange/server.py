@@ -143,8 +143,9 @@ class FakeExchangeServer:
     async def __aenter__(self) -> FakeExchangeServer:
         return await self.start()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     async def _sleep(self, seconds: float) -> None:
@@ -161,12 +162,20 @@ class FakeExchangeServer:
         api = {k: self._rewrite(v) for k, v in default_api.items() if isinstance(v, str)}
         config: dict[str, Any] = {"apiKey": self.api_key, "secret": self.secret, "urls": {"api": api}}
         if self.venue_name == "binance":
-            config["options"] = {"defaultType": "swap", "fetchMarkets": {"types": ["linear"]},
-                                 "fetchCurrencies": False, "fetchMargins": False}
+            config["options"] = {
+                "defaultType": "swap",
+                "fetchMarkets": {"types": ["linear"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+            }
         elif self.venue_name == "bybit":
-            config["options"] = {"defaultType": "swap", "defaultSubType": "linear",
-                                 "fetchMarkets": {"types": ["linear"]},
-                                 "enableUnifiedAccount": self.bybit_unified, "enableUnifiedMargin": False}
+            config["options"] = {
+                "defaultType": "swap",
+                "defaultSubType": "linear",
+                "fetchMarkets": {"types": ["linear"]},
+                "enableUnifiedAccount": self.bybit_unified,
+                "enableUnifiedMargin": False,
+            }
             config["has"] = {"fetchCurrencies": False}
         else:
             config["password"] = self.password
@@ -197,7 +206,7 @@ class FakeExchangeServer:
 
         def routed(url: str | None, exact_or_broad: str) -> Any:
             if url is not None and url.startswith(base):
-                path = url[len(base):]
+                path = url[len(base) :]
                 host = "fapi" if path.startswith("/fapi") else "dapi" if path.startswith("/dapi") else "api"
                 url = f"https://{host}.binance.com{path}"
             return original(url, exact_or_broad)
@@ -219,8 +228,9 @@ class FakeExchangeServer:
         body = await request.text()
         raw_query = request.rel_url.raw_query_string
         req = ApiRequest.parse(request.method, request.path, raw_query, body, request.headers)
-        record = RecordedRequest(req.method, req.path, dict(req.query), req.params, body,
-                                 {k: v for k, v in request.headers.items()})
+        record = RecordedRequest(
+            req.method, req.path, dict(req.query), req.params, body, {k: v for k, v in request.headers.items()}
+        )
         self.requests.append(record)
         fault = self.faults.take(req.method, req.path)
         if fault is not None:
@@ -233,8 +243,9 @@ class FakeExchangeServer:
         if fault is not None and fault.kind == "apply_then_timeout":
             await self._sleep(fault.seconds)
         record.status = status
-        return web.Response(status=status, text=json.dumps(payload, separators=(",", ":")),
-                            content_type="application/json")
+        return web.Response(
+            status=status, text=json.dumps(payload, separators=(",", ":")), content_type="application/json"
+        )
 
     def _dispatch(self, req: ApiRequest) -> tuple[int, Any]:
         venue = self.venue
@@ -266,8 +277,9 @@ class FakeExchangeServer:
                 request.transport.abort()
             raise asyncio.CancelledError  # aiohttp discards the handler without writing
         if kind == "http_5xx":
-            return web.Response(status=fault.status, text=HTML_5XX.format(status=fault.status),
-                                content_type="text/html")
+            return web.Response(
+                status=fault.status, text=HTML_5XX.format(status=fault.status), content_type="text/html"
+            )
         if kind == "malformed_json":
             if fault.apply:
                 self._dispatch(req)
@@ -277,5 +289,6 @@ class FakeExchangeServer:
         if kind == "http_429" and fault.bare:
             return web.Response(status=429, text="", content_type="text/plain")
         err = self.venue.fault_error(kind)
-        return web.Response(status=err.status, text=json.dumps(err.payload, separators=(",", ":")),
-                            content_type="application/json")
+        return web.Response(
+            status=err.status, text=json.dumps(err.payload, separators=(",", ":")), content_type="application/json"
+        )

@@ -2,6 +2,7 @@
 
 from .formatting import EntityParseError, FormattedText, find_bot_commands, parse_html, utf16_len
 from .media import probe_image, tiny_png
+from .ptb import application_builder, polling
 from .server import (
     DEFAULT_TOKEN,
     AnsweredCallback,
@@ -22,8 +23,10 @@ __all__ = [
     "OutageMode",
     "RecordedRequest",
     "SentMessage",
+    "application_builder",
     "find_bot_commands",
     "parse_html",
+    "polling",
     "probe_image",
     "tiny_png",
     "utf16_len",

@@ -30,6 +30,12 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML con
 EXIT_CONFIG = 2
 
 
+def out_console() -> Console:
+    """stdout console; tables keep every column when piped to a file or a pager."""
+    console = Console()
+    return console if console.is_terminal else Console(width=220)
+
+
 def resolve_config_path(path: Path | None) -> Path | None:
     if path is not None:
         return path
@@ -38,6 +44,10 @@ def resolve_config_path(path: Path | None) -> Path | None:
         return Path(env)
     local = Path("marginguard.yaml")
     return local if local.exists() else None
+
+
+def err_console() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Path | None]:
@@ -57,7 +67,7 @@ def load_or_exit(path: Path | None, err: Console) -> tuple[Settings, Path | None
 @app.command()
 def run(config: ConfigOpt = None) -> None:
     """Run the guard daemon until SIGINT/SIGTERM."""
-    err = Console(stderr=True)
+    err = err_console()
     settings, _ = load_or_exit(config, err)
     setup_logging(settings)
     from bot.app import build_app, run_daemon
@@ -74,7 +84,7 @@ def demo(
     fast: Annotated[bool, typer.Option(help="no pauses between polls")] = False,
 ) -> None:
     """A scripted crash on the paper exchange: escalation, alerts, protective actions."""
-    err = Console(stderr=True)
+    err = err_console()
     settings, _ = load_or_exit(config, err)
     if not any(a.is_paper_exchange for a in settings.accounts):
         err.print("demo needs a paper account in the configuration (the embedded default has one)")
@@ -93,7 +103,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Fetch every account once and print its risk table. Read-only: no action, no journal."""
-    err = Console(stderr=True)
+    err = err_console()
     settings, _ = load_or_exit(config, err)
     setup_logging(settings, level="WARNING")
     from bot.check import check_once, render_table
@@ -102,7 +112,7 @@ def check(
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, allow_nan=False) + "\n")
     else:
-        render_table(report, Console())
+        render_table(report, out_console())
     raise typer.Exit(1 if any(a.get("error") for a in report["accounts"]) else 0)
 
 
@@ -114,7 +124,7 @@ def history(
     account: Annotated[str | None, typer.Option(help="only this account")] = None,
 ) -> None:
     """Show the journal: actions, alerts and commands, newest first."""
-    err = Console(stderr=True)
+    err = err_console()
     settings, _ = load_or_exit(config, err)
     from bot.history import history_report, render_history
 
@@ -122,7 +132,7 @@ def history(
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
-        render_history(report, Console())
+        render_history(report, out_console())
 
 
 @config_app.command("check")
@@ -131,7 +141,7 @@ def config_check(
     show: Annotated[bool, typer.Option(help="print the effective configuration (secrets hidden)")] = False,
 ) -> None:
     """Validate the configuration; exit 0 if good, 2 with the key and the fix if not."""
-    err = Console(stderr=True)
+    err = err_console()
     settings, path = load_or_exit(config, err)
     out = Console()
     names = ", ".join(f"{a.name} ({a.exchange})" for a in settings.accounts)
@@ -147,7 +157,7 @@ def health(
     max_age: Annotated[float | None, typer.Option(help="seconds (default: health.max_cycle_age_s)")] = None,
 ) -> None:
     """Exit 0 if the daemon completed a cycle recently (for Docker HEALTHCHECK), else 1."""
-    err = Console(stderr=True)
+    err = err_console()
     settings, _ = load_or_exit(config, err)
     hb = settings.health.heartbeat_file
     limit = max_age if max_age is not None else settings.health.max_cycle_age_s

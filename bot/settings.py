@@ -397,9 +397,14 @@ def _interpolate(node: Any, path: str, problems: list[str]) -> Any:
     return node
 
 
+# A bare ${NAME} is not valid YAML inside {...} or [...]; quote such references before parsing
+# so that `credentials: {api_key: ${KEY}}` works as people write it.
+_BARE_ENV_REF = re.compile(r"(^|[:\[,{]\s*|-\s+)(\$\{[A-Za-z_][A-Za-z0-9_]*\})(?=\s*(?:[,\]}#]|$))", re.MULTILINE)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _BARE_ENV_REF.sub(lambda m: f'{m.group(1)}"{m.group(2)}"', path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"config file {path} does not exist. Fix: pass --config with an existing file"]) from None
     except OSError as e:
@@ -424,7 +429,9 @@ def config_warnings(path: Path | None, settings: Settings) -> list[str]:
     if path is not None and path.exists():
         has_secrets = any(a.credentials.complete() for a in settings.accounts) or settings.telegram.token is not None
         raw = path.read_text(encoding="utf-8", errors="replace")
-        literal_secret = re.search(r"^\s*(api_key|secret|password|token)\s*:\s*[^\s$#]", raw, re.MULTILINE)
+        literal_secret = re.search(
+            r"(?:^|[{,\s])(api_key|secret|password|token)\s*:\s*(?![\"']?\$\{)(?!null\b)[^\s#,}]", raw, re.MULTILINE
+        )
         mode = path.stat().st_mode
         if has_secrets and literal_secret and mode & (stat.S_IROTH | stat.S_IRGRP):
             warnings.append(
@@ -450,13 +457,13 @@ def _field_at(model: type[BaseModel], loc: list[str]) -> tuple[type[BaseModel] |
     owner: type[BaseModel] | None = None
     last: str | None = None
     for part in loc:
+        if part.isdigit():
+            continue  # a list index: the element has the same model
         if isinstance(current, type) and issubclass(current, BaseModel):
             if part not in current.model_fields:
                 return current, part
             owner, last = current, part
             current = _inner_model(current.model_fields[part].annotation)
-        elif part.isdigit():
-            continue
         else:
             return owner, part
     return owner, last

@@ -309,6 +309,7 @@ async def test_second_poller_terminates_first_with_conflict(tg: FakeTelegramServ
 # --------------------------------------------------------------------------- outages
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # AIORateLimiter reads .retry_after
 async def test_flood_gives_retry_after_and_rate_limiter_retries(tg: FakeTelegramServer) -> None:
     async with Bot(tg.token, base_url=f"{tg.url}/bot") as bot:
         await tg.go_down("flood", retry_after=1)

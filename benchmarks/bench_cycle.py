@@ -31,17 +31,27 @@ class NullNotifier:
 def settings_for(n_accounts: int, n_positions: int, db: Path) -> Settings:
     coins = ["BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT", "LTC", "BNB", "TRX"]
     positions = [
-        {"symbol": f"{coins[i % len(coins)]}/USDT:USDT", "side": "long" if i % 3 else "short",
-         "contracts": 1.0 + i, "entry_price": 100.0 * (i + 1), "margin_mode": "isolated", "leverage": 3}
+        {
+            "symbol": f"{coins[i % len(coins)]}/USDT:USDT",
+            "side": "long" if i % 3 else "short",
+            "contracts": 1.0 + i,
+            "entry_price": 100.0 * (i + 1),
+            "margin_mode": "isolated",
+            "leverage": 3,
+        }
         for i in range(n_positions)
     ]
     accounts = [
-        {"name": f"acct{a}", "exchange": "paper",
-         "paper": {"positions": positions, "price_path": {"kind": "random_walk", "seed": a}}}
+        {
+            "name": f"acct{a}",
+            "exchange": "paper",
+            "paper": {"positions": positions, "price_path": {"kind": "random_walk", "seed": a}},
+        }
         for a in range(n_accounts)
     ]
-    return Settings(database={"path": db}, health={"heartbeat_file": None}, guard={"kill_switch_file": None},
-                    accounts=accounts)
+    return Settings(
+        database={"path": db}, health={"heartbeat_file": None}, guard={"kill_switch_file": None}, accounts=accounts
+    )
 
 
 async def run() -> None:
@@ -65,8 +75,10 @@ async def run() -> None:
         await app.close()
     best, worst = min(times), max(times)
     print("benchmark                                          best      worst    target")
-    print(f"cycle {n_accounts} paper accounts x {n_positions} positions ({n_pos} total)  "
-          f"{best * 1e3:6.1f} ms  {worst * 1e3:6.1f} ms  < 100 ms")
+    print(
+        f"cycle {n_accounts} paper accounts x {n_positions} positions ({n_pos} total)  "
+        f"{best * 1e3:6.1f} ms  {worst * 1e3:6.1f} ms  < 100 ms"
+    )
     print(f"per account                                        {best / n_accounts * 1e3:6.3f} ms")
 
 

@@ -26,10 +26,19 @@ def marginguard() -> list[str]:
 def idle_rss(seconds: float = 20.0) -> tuple[float, float]:
     """(RSS MB after ``seconds`` of running on the example config, peak RSS MB seen)."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, MARGINGUARD__DATABASE__PATH=str(Path(tmp) / "j.db"),
-                   MARGINGUARD__HEALTH__HEARTBEAT_FILE=str(Path(tmp) / "hb"), MARGINGUARD__POLL__INTERVAL_S="2")
-        proc = subprocess.Popen([*marginguard(), "run", "--config", str(EXAMPLE)], cwd=tmp, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(
+            os.environ,
+            MARGINGUARD__DATABASE__PATH=str(Path(tmp) / "j.db"),
+            MARGINGUARD__HEALTH__HEARTBEAT_FILE=str(Path(tmp) / "hb"),
+            MARGINGUARD__POLL__INTERVAL_S="2",
+        )
+        proc = subprocess.Popen(
+            [*marginguard(), "run", "--config", str(EXAMPLE)],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         peak = 0.0
         try:
             p = psutil.Process(proc.pid)

@@ -42,8 +42,15 @@ def tier_alerts(
     def alert(kind: str, tier: RiskTier, prev: RiskTier | None, text: str, symbol: str, key: str, loud: bool) -> None:
         out.append(
             Alert(
-                ts=now, account=risk.account, symbol=symbol, position_key=key, kind=kind, tier=tier.label,
-                previous_tier=prev.label if prev is not None else None, text=text, loud=loud,
+                ts=now,
+                account=risk.account,
+                symbol=symbol,
+                position_key=key,
+                kind=kind,
+                tier=tier.label,
+                previous_tier=prev.label if prev is not None else None,
+                text=text,
+                loud=loud,
             )
         )
 
@@ -69,6 +76,13 @@ def tier_alerts(
     for key, memo in memos.items():
         if key not in new and memo.tier >= announce_from:
             symbol = key.split("|")[0]
-            alert("gone", memo.tier, memo.tier, messages.position_gone(risk.account, key, memo.tier), symbol, key,
-                  memo.tier >= loud_from)
+            alert(
+                "gone",
+                memo.tier,
+                memo.tier,
+                messages.position_gone(risk.account, key, memo.tier),
+                symbol,
+                key,
+                memo.tier >= loud_from,
+            )
     return out, new

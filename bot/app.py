@@ -19,7 +19,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
-def make_adapter(settings: Settings, account: AccountSettings, *, clock: Callable[[], float] = time.time) -> ExchangeAdapter:
+def make_adapter(
+    settings: Settings, account: AccountSettings, *, clock: Callable[[], float] = time.time
+) -> ExchangeAdapter:
     if account.is_paper_exchange:
         from bot.exchanges.paper import PaperExchange
 
@@ -57,8 +59,13 @@ class App:
         self.store.close()
 
 
-def build_app(settings: Settings, *, notifier: Notifier | None = None, clock: Callable[[], float] = time.time,
-              adapters: dict[str, ExchangeAdapter] | None = None) -> App:
+def build_app(
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+    clock: Callable[[], float] = time.time,
+    adapters: dict[str, ExchangeAdapter] | None = None,
+) -> App:
     store = Store(settings.database.path, clock=clock)
     if adapters is None:
         adapters = {a.name: make_adapter(settings, a, clock=clock) for a in settings.accounts if a.enabled}

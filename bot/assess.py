@@ -82,7 +82,9 @@ def _maintenance_at_mark(p: Position) -> float | None:
 def _upnl(p: Position) -> float:
     if p.unrealized_pnl_reported is not None:
         return p.unrealized_pnl_reported
-    return unrealized_pnl(p.side, p.contracts, p.entry_price, p.mark_price, contract_size=p.contract_size, inverse=p.inverse)
+    return unrealized_pnl(
+        p.side, p.contracts, p.entry_price, p.mark_price, contract_size=p.contract_size, inverse=p.inverse
+    )
 
 
 @dataclass
@@ -140,9 +142,7 @@ def collateral_terms(p: Position, snapshot: AccountSnapshot) -> CollateralTerms 
     return CollateralTerms(pool.wallet, other_mm, other_upnl)
 
 
-def _recompute(
-    p: Position, snapshot: AccountSnapshot, pools: Mapping[str, _CrossPool]
-) -> tuple[bool, float | None]:
+def _recompute(p: Position, snapshot: AccountSnapshot, pools: Mapping[str, _CrossPool]) -> tuple[bool, float | None]:
     """(could_recompute, liquidation price or None if no liquidation is possible)."""
     if p.margin_mode == "isolated":
         if p.collateral is None:
@@ -261,8 +261,20 @@ def _scalar_figures(
     dist = distance_pct(p.side, p.mark_price, liq)
     sigmas = distance_sigma(p.side, p.mark_price, liq, vol, config.volatility_horizon_s) if liq is not None else None
     ratio, mm, balance = _margin_figures(p, pools, snapshot)
-    f = _Figures(recomputed_ok, recomputed, reported, liq, dist, sigmas, touch_probability(sigmas), ratio, mm, balance,
-                 vol, RiskTier.OK)
+    f = _Figures(
+        recomputed_ok,
+        recomputed,
+        reported,
+        liq,
+        dist,
+        sigmas,
+        touch_probability(sigmas),
+        ratio,
+        mm,
+        balance,
+        vol,
+        RiskTier.OK,
+    )
     floor = config.unknown_tier if _source(f) == "account" and ratio is None else RiskTier.OK
     f.tier = classify(dist, sigmas, ratio, memory.previous_tiers.get(p.key), config.thresholds, floor=floor)
     return f
@@ -283,9 +295,7 @@ def _batchable(p: Position) -> bool:
 _TIERS = tuple(RiskTier)
 
 
-def _vector_figures(
-    ps: list[Position], config: AssessConfig, memory: AssessMemory
-) -> list[_Figures | None]:
+def _vector_figures(ps: list[Position], config: AssessConfig, memory: AssessMemory) -> list[_Figures | None]:
     """Figures for isolated positions sharing a tier table and contract type; None where the
     kernel cannot resolve (inconsistent table) and the scalar path must answer."""
     import numpy as np
@@ -330,14 +340,26 @@ def _vector_figures(
     balance = wallet + np.where(np.isnan(reported_upnl), upnl, reported_upnl)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(balance <= 0.0, np.inf, mm / balance)
-    tiers = batch.classify(dist, sig, ratio, prev.astype(np.int64), config.thresholds, np.zeros(len(ps), dtype=np.int64))
+    tiers = batch.classify(
+        dist, sig, ratio, prev.astype(np.int64), config.thresholds, np.zeros(len(ps), dtype=np.int64)
+    )
 
     def opt(values: list[float]) -> list[float | None]:
         return [None if v != v else v for v in values]  # NaN -> None
 
     rows = zip(
-        resolved.tolist(), opt(recomputed.tolist()), opt(reported.tolist()), opt(nearer.tolist()), opt(dist.tolist()),
-        opt(sig.tolist()), touch.tolist(), ratio.tolist(), mm.tolist(), balance.tolist(), vols.tolist(), tiers.tolist(),
+        resolved.tolist(),
+        opt(recomputed.tolist()),
+        opt(reported.tolist()),
+        opt(nearer.tolist()),
+        opt(dist.tolist()),
+        opt(sig.tolist()),
+        touch.tolist(),
+        ratio.tolist(),
+        mm.tolist(),
+        balance.tolist(),
+        vols.tolist(),
+        tiers.tolist(),
         strict=True,
     )
     return [
@@ -349,10 +371,30 @@ def _vector_figures(
 # PositionRisk is built positionally below (keyword matching costs microseconds per position
 # at thousands of positions per cycle); this pins the field order that code relies on.
 assert tuple(fld.name for fld in fields(PositionRisk)) == (
-    "account", "symbol", "side", "position_side", "margin_mode", "settle", "contracts", "entry_price", "mark_price",
-    "liquidation_price", "liquidation_price_recomputed", "liquidation_price_reported", "liquidation_source",
-    "distance_pct", "distance_sigma", "touch_probability", "margin_ratio", "maintenance_margin", "margin_balance",
-    "volatility_annual", "tier", "reasons", "disagreement_pct", "is_hedge_leg",
+    "account",
+    "symbol",
+    "side",
+    "position_side",
+    "margin_mode",
+    "settle",
+    "contracts",
+    "entry_price",
+    "mark_price",
+    "liquidation_price",
+    "liquidation_price_recomputed",
+    "liquidation_price_reported",
+    "liquidation_source",
+    "distance_pct",
+    "distance_sigma",
+    "touch_probability",
+    "margin_ratio",
+    "maintenance_margin",
+    "margin_balance",
+    "volatility_annual",
+    "tier",
+    "reasons",
+    "disagreement_pct",
+    "is_hedge_leg",
 ), "PositionRisk fields changed: update _position_risk"
 
 
@@ -379,7 +421,9 @@ def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig)
                 f"reported liquidation {rep:.6g} and recomputed {rec:.6g} differ by {disagreement:.2f}% of mark"
             )
         if wrong_side:
-            untrusted.append(f"{p.symbol}: reported liquidation price {rep:.6g} is on the wrong side of mark {mark:.6g}")
+            untrusted.append(
+                f"{p.symbol}: reported liquidation price {rep:.6g} is on the wrong side of mark {mark:.6g}"
+            )
         if f.balance is not None and f.balance <= 0.0:
             untrusted.append(f"{p.symbol}: margin balance {f.balance:.6g} is not positive")
         if source == "account":
@@ -390,9 +434,30 @@ def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig)
         if f.dist is not None and f.dist <= 0.0:
             reasons.append("mark is at or past the liquidation price")
     risk = PositionRisk(
-        account, p.symbol, p.side, p.position_side, p.margin_mode, p.settle, p.contracts, p.entry_price, mark,
-        f.liq, rec, rep, source, f.dist, f.sigmas, f.touch, f.ratio, f.mm, f.balance, f.vol,  # type: ignore[arg-type]
-        f.tier, tuple(reasons), disagreement, p.is_hedge_leg,
+        account,
+        p.symbol,
+        p.side,
+        p.position_side,
+        p.margin_mode,
+        p.settle,
+        p.contracts,
+        p.entry_price,
+        mark,
+        f.liq,
+        rec,
+        rep,
+        source,
+        f.dist,
+        f.sigmas,
+        f.touch,
+        f.ratio,
+        f.mm,
+        f.balance,
+        f.vol,  # type: ignore[arg-type]
+        f.tier,
+        tuple(reasons),
+        disagreement,
+        p.is_hedge_leg,
     )
     return risk, untrusted
 
@@ -411,7 +476,9 @@ def assess(
     usable: list[Position] = []
     for p in snapshot.positions:
         if not (math.isfinite(p.mark_price) and p.mark_price > 0 and p.contracts > 0 and p.entry_price > 0):
-            untrusted.append(f"{p.symbol}: unusable numbers (mark {p.mark_price}, size {p.contracts}, entry {p.entry_price})")
+            untrusted.append(
+                f"{p.symbol}: unusable numbers (mark {p.mark_price}, size {p.contracts}, entry {p.entry_price})"
+            )
             continue
         last = memory.last_marks.get(p.symbol)
         if last is not None and abs(p.mark_price / last - 1.0) * 100.0 > config.max_mark_jump_pct:

@@ -42,7 +42,19 @@ async def check_once(settings: Settings) -> dict[str, Any]:
 
 def render_table(report: dict[str, Any], console: Console) -> None:
     table = Table(title=f"marginguard check ({report['mode']} mode)")
-    for col in ("account", "symbol", "side", "contracts", "entry", "mark", "liq", "liq reported", "distance", "σ", "tier"):
+    for col in (
+        "account",
+        "symbol",
+        "side",
+        "contracts",
+        "entry",
+        "mark",
+        "liq",
+        "liq reported",
+        "distance",
+        "σ",
+        "tier",
+    ):
         table.add_column(col, justify="right" if col not in ("account", "symbol", "side", "tier") else "left")
     for acc in report["accounts"]:
         if acc.get("error"):
@@ -51,9 +63,17 @@ def render_table(report: dict[str, Any], console: Console) -> None:
         for p in acc["positions"]:
             sigma = p.get("distance_sigma")
             table.add_row(
-                acc["account"], p["symbol"], p["side"], f"{p['contracts']:g}", fmt_price(p["entry_price"]),
-                fmt_price(p["mark_price"]), fmt_price(p["liquidation_price"]), fmt_price(p["liquidation_price_reported"]),
-                fmt_pct(p["distance_pct"]), "-" if sigma is None else f"{sigma:.1f}", p["tier"],
+                acc["account"],
+                p["symbol"],
+                p["side"],
+                f"{p['contracts']:g}",
+                fmt_price(p["entry_price"]),
+                fmt_price(p["mark_price"]),
+                fmt_price(p["liquidation_price"]),
+                fmt_price(p["liquidation_price_reported"]),
+                fmt_pct(p["distance_pct"]),
+                "-" if sigma is None else f"{sigma:.1f}",
+                p["tier"],
             )
         for reason in acc.get("untrusted") or []:
             table.add_row(acc["account"], "", "", "", "", "", "", "", "", "", f"untrusted: {reason}")

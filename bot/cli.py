@@ -22,7 +22,9 @@ from bot import __version__
 from bot.logs import setup_logging
 from bot.settings import ConfigError, Settings, config_warnings, load_settings, redacted_dump
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="marginguard: stands guard over leveraged positions.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="marginguard: stands guard over leveraged positions."
+)
 config_app = typer.Typer(no_args_is_help=True, help="Configuration commands.")
 app.add_typer(config_app, name="config")
 
@@ -145,8 +147,10 @@ def config_check(
     settings, path = load_or_exit(config, err)
     out = Console()
     names = ", ".join(f"{a.name} ({a.exchange})" for a in settings.accounts)
-    out.print(f"[green]configuration OK[/green]: {path or 'embedded default'}; mode {settings.mode}; accounts: {names}",
-              highlight=False)
+    out.print(
+        f"[green]configuration OK[/green]: {path or 'embedded default'}; mode {settings.mode}; accounts: {names}",
+        highlight=False,
+    )
     if show:
         sys.stdout.write(json.dumps(redacted_dump(settings), indent=2) + "\n")
 

@@ -24,9 +24,43 @@ from bot.settings import PricePath, Settings
 
 # Mark as a multiple of entry, one entry per poll: a slide, a capitulation wick, a rebound.
 CRASH = [
-    0.99, 0.975, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.895, 0.89, 0.88, 0.87, 0.865,
-    0.86, 0.855, 0.85, 0.845, 0.84, 0.835, 0.83, 0.825, 0.82, 0.815, 0.81, 0.80, 0.79, 0.785,
-    0.79, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94,
+    0.99,
+    0.975,
+    0.96,
+    0.95,
+    0.94,
+    0.93,
+    0.92,
+    0.91,
+    0.90,
+    0.895,
+    0.89,
+    0.88,
+    0.87,
+    0.865,
+    0.86,
+    0.855,
+    0.85,
+    0.845,
+    0.84,
+    0.835,
+    0.83,
+    0.825,
+    0.82,
+    0.815,
+    0.81,
+    0.80,
+    0.79,
+    0.785,
+    0.79,
+    0.80,
+    0.82,
+    0.84,
+    0.86,
+    0.88,
+    0.90,
+    0.92,
+    0.94,
 ]
 
 
@@ -87,10 +121,14 @@ async def run_demo(settings: Settings, *, pace_s: float = 0.12, console: Console
     notifier.store = app.store
     shadow = PaperExchange("shadow", account.paper, clock=clock)
     position = account.paper.positions[0]
-    console.rule(f"[bold]marginguard demo[/bold]: {position.side} {position.contracts:g} {position.symbol} "
-                 f"@ {position.entry_price:,.0f}, {position.margin_mode}, mode {settings.mode}")
-    console.print(f"journal: {settings.database.path}   rules: "
-                  + ", ".join(f"{r.name} ({r.strategy} at {r.at})" for r in settings.rules_for(account) if r.enabled))
+    console.rule(
+        f"[bold]marginguard demo[/bold]: {position.side} {position.contracts:g} {position.symbol} "
+        f"@ {position.entry_price:,.0f}, {position.margin_mode}, mode {settings.mode}"
+    )
+    console.print(
+        f"journal: {settings.database.path}   rules: "
+        + ", ".join(f"{r.name} ({r.strategy} at {r.at})" for r in settings.rules_for(account) if r.enabled)
+    )
     table = Table(title="distance to liquidation, poll by poll", show_lines=False)
     for col in ("poll", "mark", "liq (guarded)", "distance", "tier", "unguarded liq", "unguarded"):
         table.add_column(col, justify="right")
@@ -111,8 +149,15 @@ async def run_demo(settings: Settings, *, pace_s: float = 0.12, console: Console
                 min_dist = r.distance_pct if min_dist is None else min(min_dist, r.distance_pct or 0.0)
                 if order.index(r.tier.label) > order.index(max_tier):
                     max_tier = r.tier.label
-                table.add_row(str(i), fmt_price(r.mark_price), fmt_price(r.liquidation_price), fmt_pct(r.distance_pct),
-                              r.tier.label, fmt_price(shadow_liq), shadow_state)
+                table.add_row(
+                    str(i),
+                    fmt_price(r.mark_price),
+                    fmt_price(r.liquidation_price),
+                    fmt_pct(r.distance_pct),
+                    r.tier.label,
+                    fmt_price(shadow_liq),
+                    shadow_state,
+                )
             clock.advance(interval)
             if pace_s:
                 await asyncio.sleep(pace_s)
@@ -131,13 +176,16 @@ async def run_demo(settings: Settings, *, pace_s: float = 0.12, console: Console
         )
         console.rule("[bold]outcome")
         if outcome.shadow_liquidated_at is not None:
-            console.print(f"Without marginguard: [bold red]liquidated[/bold red] at mark {fmt_price(outcome.shadow_liquidated_at)}.")
+            where = fmt_price(outcome.shadow_liquidated_at)
+            console.print(f"Without marginguard: [bold red]liquidated[/bold red] at mark {where}.")
         else:
             console.print("Without marginguard: the position would have survived this path.")
         verdict = "[bold green]SURVIVED[/bold green]" if outcome.survived else "[bold red]LIQUIDATED[/bold red]"
-        console.print(f"With marginguard: {verdict}; worst tier {outcome.max_tier}, closest distance {fmt_pct(min_dist)}; "
-                      f"collateral added {outcome.collateral_added:.2f} {position.symbol.split(':')[-1]}, "
-                      f"contracts reduced {outcome.contracts_reduced:.6g}.")
+        console.print(
+            f"With marginguard: {verdict}; worst tier {outcome.max_tier}, closest distance {fmt_pct(min_dist)}; "
+            f"collateral added {outcome.collateral_added:.2f} {position.symbol.split(':')[-1]}, "
+            f"contracts reduced {outcome.contracts_reduced:.6g}."
+        )
         console.print("Actions: " + ("; ".join(outcome.actions) or "none"))
         console.print("See the journal: [bold]marginguard history[/bold]")
         return outcome

@@ -17,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from bot import guard, messages
 from bot.alerts import TierMemo, tier_alerts
 from bot.assess import AssessConfig, AssessMemory, assess
-from bot.domain import AccountRisk, AccountSnapshot, Verdict
+from bot.domain import AccountRisk, AccountSnapshot, Action, ActionKind, PositionRisk, Verdict
 from bot.errors import AuthFailed, BadReply, Transient
 from bot.exchanges.base import ExchangeAdapter
 from bot.executor import Executor
@@ -37,8 +38,8 @@ from strategies import REGISTRY, PlanContext
 log = logging.getLogger(__name__)
 
 ALERT_ERRORS_AFTER = 3  # consecutive failed polls before the trader hears about it
-REPEAT_NOTICE_S = 900.0
-MAX_ACTIONS_PER_RULE = 4  # legs one rule may take per position per cycle (e.g. futures, then spot)  # the same refusal / untrusted notice is repeated at most this often
+REPEAT_NOTICE_S = 900.0  # the same refusal / untrusted notice is repeated at most this often
+MAX_ACTIONS_PER_RULE = 4  # legs one rule may take per position per cycle (e.g. futures, then spot)
 MAX_BACKOFF_S = 300.0
 
 
@@ -88,7 +89,7 @@ class Engine:
         self.adapters = dict(adapters)
         self.notifier = notifier
         self.clock = clock
-        self.mode = settings.mode
+        self.mode: Literal["paper", "live"] = settings.mode
         self.executor = Executor(store, self.adapters, clock=clock)
         self.accounts = {a.name: a for a in settings.accounts if a.enabled}
         self._assess_cfg = {name: assess_config(settings, a) for name, a in self.accounts.items()}
@@ -115,7 +116,9 @@ class Engine:
     def _load_memos(self) -> None:
         for st in self.store.position_states():
             self.memos[st.account][st.position_key] = TierMemo(
-                RiskTier.parse(st.tier), st.since, st.last_alert_at,
+                RiskTier.parse(st.tier),
+                st.since,
+                st.last_alert_at,
                 RiskTier.parse(st.acked_tier) if st.acked_tier else None,
             )
 
@@ -123,8 +126,13 @@ class Engine:
         now = self.clock()
         changed = [
             PositionState(
-                account=account, position_key=k, tier=m.tier.label, since=m.since, last_alert_at=m.last_alert_at,
-                acked_tier=m.acked_tier.label if m.acked_tier else None, updated_at=now,
+                account=account,
+                position_key=k,
+                tier=m.tier.label,
+                since=m.since,
+                last_alert_at=m.last_alert_at,
+                acked_tier=m.acked_tier.label if m.acked_tier else None,
+                updated_at=now,
             )
             for k, m in after.items()
             if before.get(k) != m
@@ -182,8 +190,16 @@ class Engine:
             except Exception as e:  # a bug must not kill the job: journal it and go on
                 log.exception("cycle failed for %s", account)
                 result.error = f"{type(e).__name__}: {e}"
-                self._emit(result, Alert(ts=self.clock(), account=account, kind="failure",
-                                         text=f"⚠️ {account}: internal error in the guard loop: {result.error}", loud=True))
+                self._emit(
+                    result,
+                    Alert(
+                        ts=self.clock(),
+                        account=account,
+                        kind="failure",
+                        text=f"⚠️ {account}: internal error in the guard loop: {result.error}",
+                        loud=True,
+                    ),
+                )
             return result
 
     async def _cycle(self, account: str, result: CycleResult) -> None:
@@ -220,7 +236,9 @@ class Engine:
         for row in await self.executor.reconcile(account):
             text = messages.action_reconciled(row)
             loud = row.status != "done"
-            self._emit(result, Alert(ts=self.clock(), account=account, symbol=row.symbol, kind="action", text=text, loud=loud))
+            self._emit(
+                result, Alert(ts=self.clock(), account=account, symbol=row.symbol, kind="action", text=text, loud=loud)
+            )
 
     async def _snapshot(self, account: str, result: CycleResult) -> AccountSnapshot | None:
         adapter = self.adapters[account]
@@ -230,8 +248,16 @@ class Engine:
         except AuthFailed as e:
             self.broken[account] = f"authentication failed: {e}"
             result.error = self.broken[account]
-            self._emit(result, Alert(ts=now, account=account, kind="failure", loud=True,
-                                     text=f"⛔ {account}: {self.broken[account]}. Polling stopped; fix the key and /resume."))
+            self._emit(
+                result,
+                Alert(
+                    ts=now,
+                    account=account,
+                    kind="failure",
+                    loud=True,
+                    text=f"⛔ {account}: {self.broken[account]}. Polling stopped; fix the key and /resume.",
+                ),
+            )
             return None
         except (Transient, BadReply, Exception) as e:
             n = self.failures[account] = self.failures[account] + 1
@@ -240,15 +266,37 @@ class Engine:
             self.backoff_until[account] = now + delay if n > 1 else now
             result.error = f"{type(e).__name__}: {e}"
             level = logging.WARNING if isinstance(e, Transient | BadReply) else logging.ERROR
-            log.log(level, "%s: snapshot failed (%d in a row): %s", account, n, result.error, exc_info=level == logging.ERROR)
+            log.log(
+                level,
+                "%s: snapshot failed (%d in a row): %s",
+                account,
+                n,
+                result.error,
+                exc_info=level == logging.ERROR,
+            )
             if n == ALERT_ERRORS_AFTER or (n > ALERT_ERRORS_AFTER and n % 20 == 0):
-                self._emit(result, Alert(ts=now, account=account, kind="failure", loud=True,
-                                         text=f"⚠️ {account}: {n} polls in a row failed ({result.error}). "
-                                              f"Retrying with backoff; positions are NOT being watched meanwhile."))
+                self._emit(
+                    result,
+                    Alert(
+                        ts=now,
+                        account=account,
+                        kind="failure",
+                        loud=True,
+                        text=f"⚠️ {account}: {n} polls in a row failed ({result.error}). "
+                        f"Retrying with backoff; positions are NOT being watched meanwhile.",
+                    ),
+                )
             return None
         if self.failures[account] >= ALERT_ERRORS_AFTER:
-            self._emit(result, Alert(ts=now, account=account, kind="system",
-                                     text=f"✅ {account}: exchange reachable again after {self.failures[account]} failed polls"))
+            self._emit(
+                result,
+                Alert(
+                    ts=now,
+                    account=account,
+                    kind="system",
+                    text=f"✅ {account}: exchange reachable again after {self.failures[account]} failed polls",
+                ),
+            )
         self.failures[account] = 0
         self.backoff_until.pop(account, None)
         self.snapshots[account] = snapshot
@@ -271,7 +319,9 @@ class Engine:
             if p.mark_price > 0 and math.isfinite(p.mark_price):
                 self.marks[account][p.symbol] = p.mark_price
                 key = (account, p.symbol)
-                self.volatility[key] = update_volatility(self.volatility.get(key), snapshot.fetched_at, p.mark_price, window)
+                self.volatility[key] = update_volatility(
+                    self.volatility.get(key), snapshot.fetched_at, p.mark_price, window
+                )
 
     async def _measure_effects(self, account: str) -> None:
         """Re-read the account right after acting and journal each action's distance_after:
@@ -281,8 +331,12 @@ class Engine:
         except Exception as e:  # the next cycle will see it anyway
             log.warning("%s: could not re-read the account after acting: %s", account, e)
             return
-        risk = assess(snapshot, self._assess_cfg[account], self.clock(),
-                      AssessMemory(volatility=self._volatility_view(account, snapshot)))
+        risk = assess(
+            snapshot,
+            self._assess_cfg[account],
+            self.clock(),
+            AssessMemory(volatility=self._volatility_view(account, snapshot)),
+        )
         self.snapshots[account] = snapshot
         self.latest[account] = risk
         self._record_observed_effects(account, risk)
@@ -306,8 +360,14 @@ class Engine:
             before_kept = {k: m for k, m in before.items() if risk.position(k) is not None}
             alerts, after = tier_alerts(risk, before_kept, now, esc, self._announce_from(account))
             after = {**before, **after}
-            self._notice(result, ("untrusted", account, *risk.untrusted), now, account, None,
-                         f"⚠️ {account}: not acting on this data: " + "; ".join(risk.untrusted))
+            self._notice(
+                result,
+                ("untrusted", account, *risk.untrusted),
+                now,
+                account,
+                None,
+                f"⚠️ {account}: not acting on this data: " + "; ".join(risk.untrusted),
+            )
         else:
             alerts, after = tier_alerts(risk, before, now, esc, self._announce_from(account))
         for a in alerts:
@@ -316,7 +376,9 @@ class Engine:
         if after != before:
             self._save_memos(account, before, after)
 
-    def _notice(self, result: CycleResult | None, key: tuple[str, ...], now: float, account: str, symbol: str | None, text: str) -> None:
+    def _notice(
+        self, result: CycleResult | None, key: tuple[str, ...], now: float, account: str, symbol: str | None, text: str
+    ) -> None:
         """An alert that is repeated at most every REPEAT_NOTICE_S for the same key."""
         last = self._notices.get(key)
         if last is not None and now - last < REPEAT_NOTICE_S:
@@ -391,24 +453,42 @@ class Engine:
                     position = next((p for p in projected.positions if p.key == current.key), None)
                     if position is None:
                         break
-                    ctx = PlanContext(rule=rule, position=position, snapshot=projected, observed_tier=position_risk.tier,
-                                      hedge_mode=snapshot.hedge_mode, hedge_account=acc.hedge_account,
-                                      hedged_contracts=hedged, taker_fee=taker_fee)
+                    ctx = PlanContext(
+                        rule=rule,
+                        position=position,
+                        snapshot=projected,
+                        observed_tier=position_risk.tier,
+                        hedge_mode=snapshot.hedge_mode,
+                        hedge_account=acc.hedge_account,
+                        hedged_contracts=hedged,
+                        taker_fee=taker_fee,
+                    )
                     proposals = REGISTRY[rule.strategy].decide(current, ctx)
                     for note in ctx.notes:
-                        self._notice(result, ("note", account, current.key, rule.name, note[:30]), now, account,
-                                     current.symbol, f"ℹ️ {account} {current.symbol} ({rule.name}): {note}")
+                        self._notice(
+                            result,
+                            ("note", account, current.key, rule.name, note[:30]),
+                            now,
+                            account,
+                            current.symbol,
+                            f"ℹ️ {account} {current.symbol} ({rule.name}): {note}",
+                        )
                     if not proposals:
                         break
                     if gctx is None:
                         gctx = self._guard_context(account, now, risk)
-                    verdict = self._first_allowed(proposals, current, replace(gctx, needs_confirmation=rule.confirm),
-                                                  guard_cfg, result, now)
+                    verdict = self._first_allowed(
+                        proposals, current, replace(gctx, needs_confirmation=rule.confirm), guard_cfg, result, now
+                    )
                     if verdict is None:
                         break
                     projected_next = project(projected, verdict.action, taker_fee)
-                    after = assess(projected_next, self._assess_cfg[account], now,
-                                   AssessMemory(volatility=self._volatility_view(account, snapshot)))
+                    after = assess(
+                        projected_next,
+                        self._assess_cfg[account],
+                        now,
+                        AssessMemory(volatility=self._volatility_view(account, snapshot)),
+                    )
                     after_risk = after.position(current.key)
                     expected = after_risk.distance_pct if after_risk else None
                     verdict = replace(verdict, action=replace(verdict.action, expected_distance_after=expected))
@@ -426,17 +506,27 @@ class Engine:
                     current = after_risk
 
     def _first_allowed(
-        self, proposals: list[Action], position: PositionRisk, gctx: guard.GuardContext, cfg: GuardSettings,
-        result: CycleResult, now: float,
+        self,
+        proposals: list[Action],
+        position: PositionRisk,
+        gctx: guard.GuardContext,
+        cfg: GuardSettings,
+        result: CycleResult,
+        now: float,
     ) -> Verdict | None:
         for action in proposals:
             verdict = guard.review(action, position, gctx, cfg)
             if verdict.allowed:
                 return verdict
             result.refused.append(verdict)
-            self._notice(result, ("refused", action.account, position.key, action.kind.value, verdict.code), now,
-                         action.account, action.symbol,
-                         messages.refused(action.account, action.symbol, action.kind.value, verdict.reason))
+            self._notice(
+                result,
+                ("refused", action.account, position.key, action.kind.value, verdict.code),
+                now,
+                action.account,
+                action.symbol,
+                messages.refused(action.account, action.symbol, action.kind.value, verdict.reason),
+            )
         return None
 
     def _ask_confirmation(self, verdict: Verdict, result: CycleResult, now: float) -> None:
@@ -444,17 +534,38 @@ class Engine:
         if self.confirmations is not None:
             self.confirmations(verdict)
             return
-        self._notice(result, ("confirm", action.account, action.position_key), now, action.account, action.symbol,
-                     messages.refused(action.account, action.symbol, action.kind.value,
-                                      "needs a confirmation, and no Telegram console is running"))
+        self._notice(
+            result,
+            ("confirm", action.account, action.position_key),
+            now,
+            action.account,
+            action.symbol,
+            messages.refused(
+                action.account,
+                action.symbol,
+                action.kind.value,
+                "needs a confirmation, and no Telegram console is running",
+            ),
+        )
 
     async def execute(self, verdict: Verdict, *, requested_by: int | None = None) -> ActionRow:
         """Run one guarded action through the journal, and report it."""
         row = await self.executor.execute(verdict, requested_by=requested_by)
         if row.id is not None and row.status == "done":
             self._verify[row.account].append((row.id, row.position_key))
-        self._emit(None, Alert(ts=self.clock(), account=row.account, symbol=row.symbol, position_key=row.position_key,
-                               kind="action", tier=row.tier, text=messages.action_report(row), loud=True))
+        self._emit(
+            None,
+            Alert(
+                ts=self.clock(),
+                account=row.account,
+                symbol=row.symbol,
+                position_key=row.position_key,
+                kind="action",
+                tier=row.tier,
+                text=messages.action_report(row),
+                loud=True,
+            ),
+        )
         return row
 
     def _taker_fee(self, account: str) -> float:
@@ -503,9 +614,17 @@ class Engine:
         for name in self.accounts:
             last = self.last_success.get(name, started)
             if now - last > limit:
-                why = self.broken.get(name) or ("backing off after errors" if self.failures[name] else "no cycle completed")
-                self._notice(None, ("stalled", name), now, name, None,
-                             f"⏰ {name}: no successful check for {now - last:.0f}s ({why}). Positions are not watched.")
+                why = self.broken.get(name) or (
+                    "backing off after errors" if self.failures[name] else "no cycle completed"
+                )
+                self._notice(
+                    None,
+                    ("stalled", name),
+                    now,
+                    name,
+                    None,
+                    f"⏰ {name}: no successful check for {now - last:.0f}s ({why}). Positions are not watched.",
+                )
         self._housekeeping(now)
 
     async def quiesce(self) -> None:
@@ -517,8 +636,15 @@ class Engine:
     # -- manual actions and confirmations (Telegram console) ------------------------------------
 
     def propose_manual(
-        self, account: str, symbol: str, kind: ActionKind, amount: float, *, side: str | None = None,
-        source: str = "futures", requested_by: int | None = None,
+        self,
+        account: str,
+        symbol: str,
+        kind: ActionKind,
+        amount: float,
+        *,
+        side: str | None = None,
+        source: str = "futures",
+        requested_by: int | None = None,
     ) -> Verdict:
         """A trader's /topup, /reduce or /hedge, checked by the guard against the latest data.
         Raises ValueError with a short usage-level message when the request names nothing real."""
@@ -528,8 +654,11 @@ class Engine:
         snapshot = self.snapshots.get(account)
         if risk is None or snapshot is None:
             raise ValueError(f"no data for {account} yet; try again after the next poll")
-        matches = [p for p in snapshot.positions if p.symbol.upper() == symbol.upper() and not p.is_hedge_leg
-                   and (side is None or p.side == side)]
+        matches = [
+            p
+            for p in snapshot.positions
+            if p.symbol.upper() == symbol.upper() and not p.is_hedge_leg and (side is None or p.side == side)
+        ]
         if not matches:
             raise ValueError(f"no open {side + ' ' if side else ''}position in {symbol} on {account}")
         if len(matches) > 1:
@@ -543,21 +672,35 @@ class Engine:
         if kind is ActionKind.TOP_UP and p.margin_mode == "cross" and source == "futures":
             source = "spot"
         action = Action(
-            kind=kind, account=account, symbol=p.symbol, side=p.side, position_side=p.position_side, amount=amount,
-            rule="manual", strategy="manual", reason=f"requested on Telegram by user {requested_by}",
-            tier=position_risk.tier, currency=p.settle if kind is ActionKind.TOP_UP else None,
-            source=source if kind is ActionKind.TOP_UP else None, margin_mode=p.margin_mode, mark_price=p.mark_price,
-            contract_size=p.contract_size, inverse=p.inverse, distance_before=position_risk.distance_pct,
+            kind=kind,
+            account=account,
+            symbol=p.symbol,
+            side=p.side,
+            position_side=p.position_side,
+            amount=amount,
+            rule="manual",
+            strategy="manual",
+            reason=f"requested on Telegram by user {requested_by}",
+            tier=position_risk.tier,
+            currency=p.settle if kind is ActionKind.TOP_UP else None,
+            source=source if kind is ActionKind.TOP_UP else None,
+            margin_mode=p.margin_mode,
+            mark_price=p.mark_price,
+            contract_size=p.contract_size,
+            inverse=p.inverse,
+            distance_before=position_risk.distance_pct,
             retain_margin=kind is ActionKind.REDUCE and p.margin_mode == "isolated",
-            hedge_account=self.accounts[account].hedge_account if kind is ActionKind.HEDGE else None, origin="command",
+            hedge_account=self.accounts[account].hedge_account if kind is ActionKind.HEDGE else None,
+            origin="command",
         )
         gctx = self._guard_context(account, self.clock(), risk)
         verdict = guard.review(action, position_risk, gctx, self.settings.guard_for(self.accounts[account]))
         if verdict.allowed:
             projected = project(snapshot, verdict.action, self._taker_fee(account))
             after = assess(projected, self._assess_cfg[account], self.clock()).position(p.key)
-            verdict = replace(verdict, action=replace(verdict.action,
-                                                      expected_distance_after=after.distance_pct if after else None))
+            verdict = replace(
+                verdict, action=replace(verdict.action, expected_distance_after=after.distance_pct if after else None)
+            )
         return verdict
 
     async def run_confirmed(self, action: Action, *, requested_by: int | None = None) -> ActionRow | Verdict:
@@ -569,12 +712,22 @@ class Engine:
             if risk is None:
                 return Verdict(action=action, allowed=False, reason="no data for the account", code="untrusted")
             now = self.clock()
-            fresh = replace(risk, untrusted=risk.untrusted + (
-                (f"data is {now - risk.fetched_at:.0f}s old",) if now - risk.fetched_at > self.settings.poll.max_snapshot_age_s
-                else ()))
+            fresh = replace(
+                risk,
+                untrusted=risk.untrusted
+                + (
+                    (f"data is {now - risk.fetched_at:.0f}s old",)
+                    if now - risk.fetched_at > self.settings.poll.max_snapshot_age_s
+                    else ()
+                ),
+            )
             position_risk = risk.position(action.position_key)
-            verdict = guard.review(action, position_risk, self._guard_context(action.account, now, fresh),
-                                   self.settings.guard_for(self.accounts[action.account]))
+            verdict = guard.review(
+                action,
+                position_risk,
+                self._guard_context(action.account, now, fresh),
+                self.settings.guard_for(self.accounts[action.account]),
+            )
             if not verdict.allowed:
                 return verdict
             verdict = replace(verdict, needs_confirmation=False)
@@ -588,4 +741,4 @@ class Engine:
         ``telegram.allow_live_switch`` first). Not persisted: a restart uses the config's mode."""
         if mode not in ("paper", "live"):
             raise ValueError("mode must be paper or live")
-        self.mode = mode
+        self.mode = "live" if mode == "live" else "paper"

@@ -37,17 +37,31 @@ def action_from_row(row: ActionRow) -> Action:
     from bot.risk.escalation import RiskTier
 
     return Action(
-        kind=ActionKind(row.kind), account=row.account, symbol=row.symbol, side=row.side,  # type: ignore[arg-type]
-        position_side=row.position_side, amount=row.amount, rule=row.rule, reason=row.reason,  # type: ignore[arg-type]
-        tier=RiskTier.parse(row.tier), currency=row.currency, source=row.source,
-        margin_mode=row.margin_mode, mark_price=row.mark_price, contract_size=row.contract_size,  # type: ignore[arg-type]
-        inverse=row.inverse, retain_margin=row.retain_margin, hedge_account=row.hedge_account,
+        kind=ActionKind(row.kind),
+        account=row.account,
+        symbol=row.symbol,
+        side=row.side,  # type: ignore[arg-type]
+        position_side=row.position_side,
+        amount=row.amount,
+        rule=row.rule,
+        reason=row.reason,  # type: ignore[arg-type]
+        tier=RiskTier.parse(row.tier),
+        currency=row.currency,
+        source=row.source,
+        margin_mode=row.margin_mode,
+        mark_price=row.mark_price,
+        contract_size=row.contract_size,  # type: ignore[arg-type]
+        inverse=row.inverse,
+        retain_margin=row.retain_margin,
+        hedge_account=row.hedge_account,
         origin=row.origin,  # type: ignore[arg-type]
     )
 
 
 class Executor:
-    def __init__(self, store: Store, adapters: Mapping[str, ExchangeAdapter], *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, store: Store, adapters: Mapping[str, ExchangeAdapter], *, clock: Callable[[], float] = time.time
+    ):
         self.store = store
         self.adapters = adapters
         self.clock = clock
@@ -70,7 +84,9 @@ class Executor:
         assert row.id is not None
         self.open_accounts.add(action.account)
         if dry_run:
-            result = ActionResult(status="done", exchange_ref="dry-run", filled=action.amount, details={"dry_run": True})
+            result = ActionResult(
+                status="done", exchange_ref="dry-run", filled=action.amount, details={"dry_run": True}
+            )
         else:
             result = await self._send(venue, action, client_id)
         row = self.store.record_result(row.id, result)
@@ -104,7 +120,9 @@ class Executor:
         for row in self.store.open_actions(account):
             assert row.id is not None
             if row.mode == "paper" and not self.adapters[row.account].simulated:
-                result: ActionResult | None = ActionResult(status="done", exchange_ref="dry-run", details={"dry_run": True})
+                result: ActionResult | None = ActionResult(
+                    status="done", exchange_ref="dry-run", details={"dry_run": True}
+                )
             else:
                 action = action_from_row(row)
                 try:
@@ -115,7 +133,9 @@ class Executor:
             if result is None:
                 still_open = True
                 if row.status == "intent":  # the process died between intent and send, or mid-send
-                    changed.append(self.store.record_result(row.id, ActionResult(status="unknown", error="outcome not yet known")))
+                    changed.append(
+                        self.store.record_result(row.id, ActionResult(status="unknown", error="outcome not yet known"))
+                    )
                 continue
             changed.append(self.store.record_result(row.id, result))
         if not still_open:

@@ -86,12 +86,19 @@ def review(action: Action, position: PositionRisk | None, ctx: GuardContext, cfg
         return _refuse(action, "unknown_outcome", f"outcome of action {ids} not yet known: reconciling first", mode)
     if ctx.consecutive_failures >= cfg.max_consecutive_failures:
         n = ctx.consecutive_failures
-        return _refuse(action, "breaker", f"circuit breaker open after {n} failed actions in a row (/resume resets)", mode)
+        return _refuse(
+            action, "breaker", f"circuit breaker open after {n} failed actions in a row (/resume resets)", mode
+        )
     last = ctx.last_action.get(action.position_key)
     if last is not None and ctx.now - last[0] < cfg.cooldown_s and action.tier <= last[1]:
         # A cooldown stops repeating an action at the same risk; a worse tier overrides it.
         ago = ctx.now - last[0]
-        return _refuse(action, "cooldown", f"cooldown: last action {ago:.0f}s ago at {last[1].label} (< {cfg.cooldown_s:.0f}s)", mode)
+        return _refuse(
+            action,
+            "cooldown",
+            f"cooldown: last action {ago:.0f}s ago at {last[1].label} (< {cfg.cooldown_s:.0f}s)",
+            mode,
+        )
     if action.amount <= 0:
         return _refuse(action, "empty", "nothing to do (amount is zero)", mode)
 

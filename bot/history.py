@@ -35,21 +35,48 @@ def render_history(report: dict[str, Any], console: Console) -> None:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
     t = Table(title=f"actions ({report['database']})")
-    for col in ("#", "time", "account", "symbol", "kind", "amount", "mode", "status", "distance before→after", "reason"):
+    for col in (
+        "#",
+        "time",
+        "account",
+        "symbol",
+        "kind",
+        "amount",
+        "mode",
+        "status",
+        "distance before→after",
+        "reason",
+    ):
         t.add_column(col)
     for a in report["actions"]:
         before = "n/a" if a["distance_before"] is None else f"{a['distance_before']:.2f}%"
         after = a["distance_after"] if a["distance_after"] is not None else a["expected_distance_after"]
         after_s = "n/a" if after is None else f"{after:.2f}%"
-        t.add_row(str(a["id"]), when(a["created_at"]), a["account"], a["symbol"], a["kind"], f"{a['amount']:.6g}",
-                  a["mode"], a["status"], f"{before} → {after_s}", a["reason"])
+        t.add_row(
+            str(a["id"]),
+            when(a["created_at"]),
+            a["account"],
+            a["symbol"],
+            a["kind"],
+            f"{a['amount']:.6g}",
+            a["mode"],
+            a["status"],
+            f"{before} → {after_s}",
+            a["reason"],
+        )
     console.print(t)
     t = Table(title="alerts")
     for col in ("#", "time", "kind", "tier", "delivered", "text"):
         t.add_column(col)
     for a in report["alerts"]:
-        t.add_row(str(a["id"]), when(a["ts"]), a["kind"], a["tier"] or "", "yes" if a["delivered_at"] else "no",
-                  a["text"].splitlines()[0])
+        t.add_row(
+            str(a["id"]),
+            when(a["ts"]),
+            a["kind"],
+            a["tier"] or "",
+            "yes" if a["delivered_at"] else "no",
+            a["text"].splitlines()[0],
+        )
     console.print(t)
     if report["commands"]:
         t = Table(title="commands")

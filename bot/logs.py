@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from typing import IO
 
 from bot.settings import Settings
 
@@ -52,7 +53,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(settings: Settings, *, level: str | None = None, stream=None) -> RedactingFilter:  # type: ignore[no-untyped-def]
+def setup_logging(settings: Settings, *, level: str | None = None, stream: IO[str] | None = None) -> RedactingFilter:
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

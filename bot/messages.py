@@ -54,8 +54,10 @@ def tier_change(r: PositionRisk, previous: RiskTier | None) -> str:
 
 
 def realert(r: PositionRisk) -> str:
-    return f"{ICON[r.tier]} still {r.tier.label.upper()}: " + position_line(r) + (
-        "\n" + "\n".join(r.reasons) if r.reasons else ""
+    return (
+        f"{ICON[r.tier]} still {r.tier.label.upper()}: "
+        + position_line(r)
+        + ("\n" + "\n".join(r.reasons) if r.reasons else "")
     )
 
 
@@ -72,7 +74,9 @@ def action_report(row: ActionRow) -> str:
         "unwind": f"unwind hedge {row.amount:.6g} contracts",
     }.get(row.kind, row.kind)
     mode = "PAPER" if row.mode == "paper" else "LIVE"
-    status = {"done": "done", "failed": "FAILED", "unknown": "OUTCOME UNKNOWN", "intent": "sent"}.get(row.status, row.status)
+    status = {"done": "done", "failed": "FAILED", "unknown": "OUTCOME UNKNOWN", "intent": "sent"}.get(
+        row.status, row.status
+    )
     lines = [f"🛡 [{mode}] {row.account} {row.symbol} {row.side}: {what}: {status} (journal #{row.id})"]
     before, after = fmt_pct(row.distance_before), fmt_pct(row.expected_distance_after)
     lines.append(f"distance to liquidation {before} -> {after} expected (target {fmt_pct(row.target_distance_pct)})")

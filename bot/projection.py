@@ -58,10 +58,16 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
             target = leg
         amount = min(action.amount, target.contracts)
         realised = unrealized_pnl(
-            target.side, amount, target.entry_price, target.mark_price,
-            contract_size=target.contract_size, inverse=target.inverse,
+            target.side,
+            amount,
+            target.entry_price,
+            target.mark_price,
+            contract_size=target.contract_size,
+            inverse=target.inverse,
         )
-        fee = taker_fee * notional(amount, target.mark_price, contract_size=target.contract_size, inverse=target.inverse)
+        fee = taker_fee * notional(
+            amount, target.mark_price, contract_size=target.contract_size, inverse=target.inverse
+        )
         remaining = target.contracts - amount
         new: list[Position] = []
         for p in positions:
@@ -70,8 +76,10 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
                     continue
                 collateral = p.collateral
                 if p.margin_mode == "isolated" and collateral is not None:
-                    collateral = collateral + realised - fee if action.retain_margin else (
-                        (collateral + realised - fee) * remaining / p.contracts
+                    collateral = (
+                        collateral + realised - fee
+                        if action.retain_margin
+                        else ((collateral + realised - fee) * remaining / p.contracts)
                     )
                 new.append(_fresh(p, contracts=remaining, collateral=collateral))
             else:
@@ -82,7 +90,9 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
     elif action.kind is ActionKind.HEDGE:
         if action.hedge_account:
             return snapshot  # the leg lives on another account: this one is unchanged
-        fee = taker_fee * notional(action.amount, target.mark_price, contract_size=target.contract_size, inverse=target.inverse)
+        fee = taker_fee * notional(
+            action.amount, target.mark_price, contract_size=target.contract_size, inverse=target.inverse
+        )
         leg = replace(
             target,
             side=opposite(target.side),

@@ -44,5 +44,7 @@ def build_scheduler(
             next_run_time=start + timedelta(seconds=interval_s * i / n),
         )
     for job_id, func, every in extra_jobs:
-        scheduler.add_job(func, "interval", seconds=every, id=job_id, name=job_id, next_run_time=start + timedelta(seconds=every))
+        scheduler.add_job(
+            func, "interval", seconds=every, id=job_id, name=job_id, next_run_time=start + timedelta(seconds=every)
+        )
     return scheduler

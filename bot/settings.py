@@ -16,6 +16,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -36,6 +37,13 @@ from bot.risk.escalation import RiskTier
 ENV_PREFIX = "MARGINGUARD__"
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 TierName = Literal["ok", "watch", "warning", "danger", "critical"]
+WalletName = Literal["futures", "spot", "funding"]
+
+
+def _tier_floats(values: dict[TierName, float]) -> dict[TierName, float]:
+    return values
+
+
 _SECRET_KEYS = {"api_key", "secret", "password", "token", "uid", "private_key", "wallet_address"}
 
 
@@ -100,7 +108,7 @@ class EscalationSettings(_Model):
     hysteresis_sigma: float = Field(0.25, ge=0)
     hysteresis_margin_ratio: float = Field(0.05, ge=0)
     realert_every_s: dict[TierName, float] = Field(
-        default_factory=lambda: {"watch": 0, "warning": 3600, "danger": 900, "critical": 300},
+        default_factory=lambda: _tier_floats({"watch": 0, "warning": 3600, "danger": 900, "critical": 300}),
         description="re-send the alert while a position stays in a tier (0 = never)",
     )
     loud_from: TierName = Field("danger", description="alerts at or above this tier notify with sound")
@@ -116,9 +124,7 @@ class EscalationSettings(_Model):
             ("margin_ratio", self.margin_ratio, False),
         ):
             seq = [v for v in (values.watch, values.warning, values.danger, values.critical) if v is not None]
-            ok = all(a > b for a, b in zip(seq, seq[1:], strict=False)) if decreasing else all(
-                a < b for a, b in zip(seq, seq[1:], strict=False)
-            )
+            ok = all(a > b for a, b in pairwise(seq)) if decreasing else all(a < b for a, b in pairwise(seq))
             if not ok:
                 order = "decrease" if decreasing else "increase"
                 raise ValueError(f"{name}: thresholds must strictly {order} from watch to critical")
@@ -136,8 +142,8 @@ class RuleSettings(_Model):
     target_distance_pct: float | None = Field(
         None, gt=0, lt=100, description="top_up/deleverage: distance to liquidation to restore, percent of mark"
     )
-    source: list[Literal["futures", "spot", "funding"]] = Field(
-        default_factory=lambda: ["futures", "spot"],
+    source: list[WalletName] = Field(
+        default_factory=lambda: list[WalletName](["futures", "spot"]),
         description="top_up: wallets to draw collateral from, in order (futures = free futures balance; "
         "spot/funding = transfer into futures first)",
     )
@@ -176,11 +182,15 @@ def _default_rules() -> list[RuleSettings]:
 
 
 class GuardSettings(_Model):
-    max_action_quote: float = Field(1000.0, gt=0, description="cap per action, settlement currency (top-up or order notional)")
+    max_action_quote: float = Field(
+        1000.0, gt=0, description="cap per action, settlement currency (top-up or order notional)"
+    )
     max_daily_quote_per_account: float = Field(3000.0, gt=0, description="cap per account per UTC day")
     max_daily_quote_global: float = Field(5000.0, gt=0, description="cap over all accounts per UTC day")
     min_action_quote: float = Field(5.0, ge=0, description="smaller actions are skipped (dust)")
-    max_reduce_pct_per_action: float = Field(50.0, gt=0, le=100, description="reduce at most this share of a position at once")
+    max_reduce_pct_per_action: float = Field(
+        50.0, gt=0, le=100, description="reduce at most this share of a position at once"
+    )
     cooldown_s: float = Field(300.0, ge=0, description="minimum seconds between actions on the same position")
     max_consecutive_failures: int = Field(3, ge=1, description="failed actions in a row before the breaker opens")
     max_slippage_pct: float = Field(1.0, gt=0, le=20, description="reduce orders: worst price vs mark")
@@ -245,8 +255,10 @@ class PricePath(_Model):
 
 
 class PaperSettings(_Model):
-    wallet: dict[Literal["futures", "spot", "funding"], dict[str, float]] = Field(
-        default_factory=lambda: {"futures": {"USDT": 2000.0}, "spot": {"USDT": 5000.0}}
+    wallet: dict[WalletName, dict[str, float]] = Field(
+        default_factory=lambda: dict[WalletName, dict[str, float]](
+            {"futures": {"USDT": 2000.0}, "spot": {"USDT": 5000.0}}
+        )
     )
     positions: list[PaperPosition] = Field(default_factory=list)
     price_path: PricePath = Field(default_factory=PricePath)
@@ -272,7 +284,9 @@ class AccountSettings(_Model):
     margin_mode: Literal["isolated", "cross"] | None = Field(None, description="hint when the venue does not say")
     hedge_mode: bool = Field(False, description="the account trades in hedge (dual-side) position mode")
     credentials: Credentials = Field(default_factory=Credentials)
-    ccxt: dict[str, Any] = Field(default_factory=dict, description="passed to the ccxt constructor (urls, options, proxy)")
+    ccxt: dict[str, Any] = Field(
+        default_factory=dict, description="passed to the ccxt constructor (urls, options, proxy)"
+    )
     symbols: list[str] | None = Field(None, description="only guard these symbols (default: every open position)")
     hedge_account: str | None = Field(None, description="name of the account that takes hedge legs")
     rules: list[RuleSettings] | None = None
@@ -300,7 +314,9 @@ class Settings(BaseSettings):
     )
     _yaml_data: ClassVar[dict[str, Any]] = {}
 
-    mode: Literal["paper", "live"] = Field("paper", description="paper (default) simulates every action; live sends them")
+    mode: Literal["paper", "live"] = Field(
+        "paper", description="paper (default) simulates every action; live sends them"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     poll: PollSettings = Field(default_factory=PollSettings)
@@ -552,7 +568,9 @@ def _semantic_problems(settings: Settings) -> list[str]:
     else:
         for i, a in enumerate(settings.accounts):
             if a.paper is None or not a.paper.positions:
-                problems.append(f"accounts.{i}.paper: a paper account needs paper.positions. Fix: add at least one position")
+                problems.append(
+                    f"accounts.{i}.paper: a paper account needs paper.positions. Fix: add at least one position"
+                )
     return problems
 
 
@@ -562,9 +580,7 @@ def redacted_dump(settings: Settings) -> dict[str, Any]:
 
     def scrub(node: Any) -> Any:
         if isinstance(node, dict):
-            return {
-                k: ("********" if k in _SECRET_KEYS and v not in (None, "") else scrub(v)) for k, v in node.items()
-            }
+            return {k: ("********" if k in _SECRET_KEYS and v not in (None, "") else scrub(v)) for k, v in node.items()}
         if isinstance(node, list):
             return [scrub(v) for v in node]
         return node

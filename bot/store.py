@@ -297,7 +297,9 @@ class Store:
             net: dict[str, float] = {}
             for r in s.exec(q):
                 sign = 1.0 if r.kind == "hedge" else -1.0
-                net[r.position_key] = net.get(r.position_key, 0.0) + sign * (r.filled if r.filled is not None else r.amount)
+                net[r.position_key] = net.get(r.position_key, 0.0) + sign * (
+                    r.filled if r.filled is not None else r.amount
+                )
         return {k: v for k, v in net.items() if v > 1e-12}
 
     # -- commands and confirmations -----------------------------------------------------------

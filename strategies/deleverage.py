@@ -31,9 +31,17 @@ class Deleverage:
             ctx.note("cannot size a reduce: the venue gave no collateral or tier data")
             return []
         amount = contracts_to_reduce_to_target(
-            p.side, p.contracts, p.entry_price, terms.wallet, p.tiers, p.mark_price, target,
-            contract_size=p.contract_size, inverse=p.inverse,
-            other_maintenance=terms.other_maintenance, other_unrealized_pnl=terms.other_unrealized_pnl,
+            p.side,
+            p.contracts,
+            p.entry_price,
+            terms.wallet,
+            p.tiers,
+            p.mark_price,
+            target,
+            contract_size=p.contract_size,
+            inverse=p.inverse,
+            other_maintenance=terms.other_maintenance,
+            other_unrealized_pnl=terms.other_unrealized_pnl,
             taker_fee=ctx.taker_fee,
         )
         amount = min(amount, p.contracts)
@@ -45,7 +53,7 @@ class Deleverage:
                 amount=amount,
                 target_distance_pct=target,
                 retain_margin=p.margin_mode == "isolated",
-                reason=f"reduce {amount:.6g} of {p.contracts:.6g} contracts to move liquidation to {target:g}% from mark",
+                reason=f"reduce {amount:.6g} of {p.contracts:.6g} contracts: liquidation to {target:g}% from mark",
                 **base_action_fields(risk, ctx, self.name),  # type: ignore[arg-type]
             )
         ]

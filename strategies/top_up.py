@@ -31,9 +31,17 @@ class TopUp:
             ctx.note("cannot size a top-up: the venue gave no collateral or tier data")
             return []
         need = collateral_to_target(
-            p.side, p.contracts, p.entry_price, terms.wallet, p.tiers, p.mark_price, target,
-            contract_size=p.contract_size, inverse=p.inverse,
-            other_maintenance=terms.other_maintenance, other_unrealized_pnl=terms.other_unrealized_pnl,
+            p.side,
+            p.contracts,
+            p.entry_price,
+            terms.wallet,
+            p.tiers,
+            p.mark_price,
+            target,
+            contract_size=p.contract_size,
+            inverse=p.inverse,
+            other_maintenance=terms.other_maintenance,
+            other_unrealized_pnl=terms.other_unrealized_pnl,
         )
         actions: list[Action] = []
         for source in rule.source:
@@ -53,7 +61,7 @@ class TopUp:
                     currency=p.settle,
                     source=source,
                     target_distance_pct=target,
-                    reason=f"add {amount:.2f} {p.settle} from {source} to move liquidation to {target:g}% from mark{short}",
+                    reason=f"add {amount:.2f} {p.settle} from {source}: liquidation to {target:g}% from mark{short}",
                     **base_action_fields(risk, ctx, self.name),  # type: ignore[arg-type]
                 )
             )

@@ -49,8 +49,13 @@ def paper_settings(tmp_path: Path, **overrides: object) -> Settings:
         "guard": {"kill_switch_file": str(tmp_path / "pause")},
         "rules": [
             {"strategy": "alert", "at": "watch"},
-            {"name": "top-up", "strategy": "top_up", "at": "danger", "target_distance_pct": 12,
-             "source": ["futures", "spot"]},
+            {
+                "name": "top-up",
+                "strategy": "top_up",
+                "at": "danger",
+                "target_distance_pct": 12,
+                "source": ["futures", "spot"],
+            },
             {"name": "deleverage", "strategy": "deleverage", "at": "critical", "target_distance_pct": 8},
         ],
         "accounts": [
@@ -59,8 +64,16 @@ def paper_settings(tmp_path: Path, **overrides: object) -> Settings:
                 "exchange": "paper",
                 "paper": {
                     "wallet": {"futures": {"USDT": 1500.0}, "spot": {"USDT": 3000.0}},
-                    "positions": [{"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 0.5,
-                                   "entry_price": 60000.0, "margin_mode": "isolated", "leverage": 5}],
+                    "positions": [
+                        {
+                            "symbol": "BTC/USDT:USDT",
+                            "side": "long",
+                            "contracts": 0.5,
+                            "entry_price": 60000.0,
+                            "margin_mode": "isolated",
+                            "leverage": 5,
+                        }
+                    ],
                     "price_path": {"kind": "flat", "step_s": 10},
                     "taker_fee": 0.0004,
                 },

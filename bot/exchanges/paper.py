@@ -74,7 +74,9 @@ class PaperPosition:
         return q / price if self.inverse else q * price
 
     def upnl(self, price: float) -> float:
-        return unrealized_pnl(self.side, self.contracts, self.entry_price, price, contract_size=self.contract_size, inverse=self.inverse)
+        return unrealized_pnl(
+            self.side, self.contracts, self.entry_price, price, contract_size=self.contract_size, inverse=self.inverse
+        )
 
     def maintenance(self, price: float) -> float:
         return self.tiers.maintenance_margin(self.notional(price))
@@ -243,8 +245,13 @@ class PaperExchange:
     def liquidation_price_of(self, p: PaperPosition) -> float | None:
         if p.margin_mode == "isolated":
             return liquidation_price(
-                p.side, p.contracts, p.entry_price, p.isolated_margin or 0.0, p.tiers,
-                contract_size=p.contract_size, inverse=p.inverse,
+                p.side,
+                p.contracts,
+                p.entry_price,
+                p.isolated_margin or 0.0,
+                p.tiers,
+                contract_size=p.contract_size,
+                inverse=p.inverse,
             )
         pool = self._cross(p.settle)
         legs = [o for o in pool if o.symbol == p.symbol]
@@ -254,13 +261,23 @@ class PaperExchange:
         wallet = self.wallets["futures"].get(p.settle, 0.0)
         if len(legs) == 1:
             return liquidation_price(
-                p.side, p.contracts, p.entry_price, wallet, p.tiers, contract_size=p.contract_size,
-                inverse=p.inverse, other_maintenance=other_mm, other_unrealized_pnl=other_upnl,
+                p.side,
+                p.contracts,
+                p.entry_price,
+                wallet,
+                p.tiers,
+                contract_size=p.contract_size,
+                inverse=p.inverse,
+                other_maintenance=other_mm,
+                other_unrealized_pnl=other_upnl,
             )
         below, above = liquidation_prices_legs(
             [Leg(o.side, o.contracts, o.entry_price, o.tiers, o.contract_size) for o in legs],
-            wallet, self.marks[p.symbol], inverse=p.inverse,
-            other_maintenance=other_mm, other_unrealized_pnl=other_upnl,
+            wallet,
+            self.marks[p.symbol],
+            inverse=p.inverse,
+            other_maintenance=other_mm,
+            other_unrealized_pnl=other_upnl,
         )
         return below if p.side == "long" else above
 
@@ -462,9 +479,18 @@ class PaperExchange:
         self.wallets["futures"][ccy] = self.wallets["futures"].get(ccy, 0.0) - margin - fee
         if leg is None:
             leg = PaperPosition(
-                symbol=a.symbol, side=leg_side, contracts=a.amount, entry_price=price, margin_mode=margin_mode,
-                isolated_margin=margin if margin_mode == "isolated" else None, tiers=tiers, leverage=leverage,
-                contract_size=a.contract_size, inverse=a.inverse, position_side=pos_side, is_hedge_leg=True,
+                symbol=a.symbol,
+                side=leg_side,
+                contracts=a.amount,
+                entry_price=price,
+                margin_mode=margin_mode,
+                isolated_margin=margin if margin_mode == "isolated" else None,
+                tiers=tiers,
+                leverage=leverage,
+                contract_size=a.contract_size,
+                inverse=a.inverse,
+                position_side=pos_side,
+                is_hedge_leg=True,
             )
             self.positions[leg.key] = leg
         else:
@@ -473,8 +499,12 @@ class PaperExchange:
             leg.contracts = total
             if leg.isolated_margin is not None:
                 leg.isolated_margin += margin
-        return ActionResult(status="done", filled=a.amount, exchange_ref=f"paper-order-{len(self.log)}",
-                            details={"price": price, "fee": fee})
+        return ActionResult(
+            status="done",
+            filled=a.amount,
+            exchange_ref=f"paper-order-{len(self.log)}",
+            details={"price": price, "fee": fee},
+        )
 
 
 class _Refused(Exception):

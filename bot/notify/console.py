@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import IO
 
 from rich.console import Console
 
@@ -16,7 +17,9 @@ STYLE = {"ok": "green", "watch": "cyan", "warning": "yellow", "danger": "dark_or
 
 
 class ConsoleNotifier:
-    def __init__(self, store: Store | None = None, *, file: TextIO | None = None, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, store: Store | None = None, *, file: IO[str] | None = None, clock: Callable[[], float] = time.time
+    ):
         self.store = store
         self.console = Console(file=file, highlight=False, soft_wrap=True)
         self.clock = clock
@@ -37,7 +40,5 @@ class ConsoleNotifier:
         self.console.print(alert.text, style=style, markup=False)
         self.sent.append(alert)
         if self.store is not None and alert.id is not None:
-            try:
+            with contextlib.suppress(Exception):  # a busy journal must not stop the printout
                 self.store.mark_delivered([alert.id], self.clock())
-            except Exception:  # the journal being busy must not stop the printout
-                pass

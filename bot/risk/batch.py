@@ -83,7 +83,7 @@ _erfc = np.frompyfunc(math.erfc, 1, 1)
 def touch_probabilities(sig: F) -> F:
     """Vector ``distance.touch_probability``."""
     finite = np.where(np.isinf(sig), 0.0, np.maximum(sig, 0.0))
-    p = _erfc(finite / SQRT2).astype(np.float64)
+    p = np.asarray(_erfc(finite / SQRT2), dtype=np.float64)
     return np.where(np.isinf(sig), 0.0, p)
 
 

@@ -47,13 +47,28 @@ class EscalationThresholds:
     ``margin_ratio[t]``: ... at or above this margin ratio (fallback signal, always applied)."""
 
     distance_pct: Mapping[RiskTier, float] = field(
-        default_factory=lambda: {RiskTier.WATCH: 15.0, RiskTier.WARNING: 10.0, RiskTier.DANGER: 6.0, RiskTier.CRITICAL: 3.0}
+        default_factory=lambda: {
+            RiskTier.WATCH: 15.0,
+            RiskTier.WARNING: 10.0,
+            RiskTier.DANGER: 6.0,
+            RiskTier.CRITICAL: 3.0,
+        }
     )
     sigma: Mapping[RiskTier, float] = field(
-        default_factory=lambda: {RiskTier.WATCH: 6.0, RiskTier.WARNING: 4.0, RiskTier.DANGER: 3.0, RiskTier.CRITICAL: 2.0}
+        default_factory=lambda: {
+            RiskTier.WATCH: 6.0,
+            RiskTier.WARNING: 4.0,
+            RiskTier.DANGER: 3.0,
+            RiskTier.CRITICAL: 2.0,
+        }
     )
     margin_ratio: Mapping[RiskTier, float] = field(
-        default_factory=lambda: {RiskTier.WATCH: 0.3, RiskTier.WARNING: 0.5, RiskTier.DANGER: 0.7, RiskTier.CRITICAL: 0.85}
+        default_factory=lambda: {
+            RiskTier.WATCH: 0.3,
+            RiskTier.WARNING: 0.5,
+            RiskTier.DANGER: 0.7,
+            RiskTier.CRITICAL: 0.85,
+        }
     )
     hysteresis_pct: float = 1.0
     hysteresis_sigma: float = 0.25

@@ -147,11 +147,27 @@ def contracts_to_reduce_to_target(
     tiers: Sequence[Tier] | Iterable[Sequence[float]],
     mark_price: float,
     target_distance_pct: float,
-    **kwargs: float | bool,
+    *,
+    contract_size: float = 1,
+    inverse: bool = False,
+    other_maintenance: float = 0,
+    other_unrealized_pnl: float = 0,
+    taker_fee: float = 0,
 ) -> float:
     """Contracts to close (reduce-only) to reach the target distance; never more than held."""
     after = contracts_after_reduce_to_target(
-        side, contracts, entry_price, wallet_balance, tiers, mark_price, target_distance_pct, **kwargs
+        side,
+        contracts,
+        entry_price,
+        wallet_balance,
+        tiers,
+        mark_price,
+        target_distance_pct,
+        contract_size=contract_size,
+        inverse=inverse,
+        other_maintenance=other_maintenance,
+        other_unrealized_pnl=other_unrealized_pnl,
+        taker_fee=taker_fee,
     )
     return max(0.0, contracts - after)
 

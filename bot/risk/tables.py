@@ -18,7 +18,10 @@ def bundled(name: str) -> dict[str, TierTable]:
     if name not in BUNDLED:
         raise KeyError(f"unknown bundled tier table {name!r}; available: {', '.join(BUNDLED)}")
     raw = json.loads(resources.files("bot.risk").joinpath(f"data/{name}.json").read_text(encoding="utf-8"))
-    return {sym: TierTable(Tier(lo, hi, rate, amount) for lo, hi, rate, amount, *_ in rows) for sym, rows in raw["tables"].items()}
+    return {
+        sym: TierTable(Tier(lo, hi, rate, amount) for lo, hi, rate, amount, *_ in rows)
+        for sym, rows in raw["tables"].items()
+    }
 
 
 @cache
@@ -31,7 +34,12 @@ def max_leverage(name: str, symbol: str) -> list[tuple[float, float]]:
 def generic() -> TierTable:
     """Fallback for symbols a bundled table lacks: a conservative altcoin-like ladder whose
     maintenance amounts follow the continuity recursion."""
-    rows = [(0.0, 10_000.0, 0.01), (10_000.0, 100_000.0, 0.025), (100_000.0, 1_000_000.0, 0.05), (1_000_000.0, math.inf, 0.1)]
+    rows = [
+        (0.0, 10_000.0, 0.01),
+        (10_000.0, 100_000.0, 0.025),
+        (100_000.0, 1_000_000.0, 0.05),
+        (1_000_000.0, math.inf, 0.1),
+    ]
     tiers = []
     amount, prev_rate = 0.0, 0.0
     for lo, hi, rate in rows:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import NamedTuple, overload
 
 
@@ -114,7 +115,7 @@ def consistent_amounts(tiers: TierTable | Iterable[Tier], tolerance: float = 1e-
     rows = list(as_table(tiers))
     if abs(rows[0].maintenance_amount) > tolerance and rows[0].min_notional == 0.0:
         return False
-    for prev, cur in zip(rows, rows[1:], strict=False):
+    for prev, cur in pairwise(rows):
         expected = prev.maintenance_amount + cur.min_notional * (
             cur.maintenance_margin_rate - prev.maintenance_margin_rate
         )

@@ -17,20 +17,31 @@ from tests.conftest import EXAMPLE_CONFIG, ROOT
 TIMEOUT = 120
 
 
-def mg(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+def mg(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MARGINGUARD")}
     full_env["PYTHONPATH"] = str(ROOT)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_demo_shows_escalation_and_protection_then_history_shows_its_journal(tmp_path: Path) -> None:
     out = mg("demo", "--fast", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
-    for expected in ("escalated to watch", "escalated to warning", "escalated to danger", "escalated to critical",
-                     "top-up", "reduce", "SURVIVED", "Without marginguard: liquidated"):
+    for expected in (
+        "escalated to watch",
+        "escalated to warning",
+        "escalated to danger",
+        "escalated to critical",
+        "top-up",
+        "reduce",
+        "SURVIVED",
+        "Without marginguard: liquidated",
+    ):
         assert expected in text, expected
     hist = mg("history", "--json", cwd=tmp_path)
     assert hist.returncode == 0, hist.stderr
@@ -48,8 +59,17 @@ def test_check_once_json_on_example_config(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["accounts"], report
-    required = {"symbol", "side", "contracts", "entry_price", "mark_price", "liquidation_price",
-                "liquidation_price_reported", "distance_pct", "tier"}
+    required = {
+        "symbol",
+        "side",
+        "contracts",
+        "entry_price",
+        "mark_price",
+        "liquidation_price",
+        "liquidation_price_reported",
+        "distance_pct",
+        "tier",
+    }
     n = 0
     for account in report["accounts"]:
         assert account["error"] is None
@@ -79,11 +99,15 @@ def test_check_table_and_embedded_default(tmp_path: Path) -> None:
         ("poll: {interval_s: 0.1}\n", ["poll.interval_s", "greater than or equal to 1"]),
         ("mode: paper\n", ["accounts", "Fix:"]),
         ("accounts: [\n", ["line", "Fix: correct the YAML syntax"]),
-        ("accounts:\n  - name: a\n    exchange: binanse\n    credentials: {api_key: k, secret: s}\n",
-         ["accounts.0.exchange", "binance"]),
+        (
+            "accounts:\n  - name: a\n    exchange: binanse\n    credentials: {api_key: k, secret: s}\n",
+            ["accounts.0.exchange", "binance"],
+        ),
         ("mode: live\naccounts:\n  - name: a\n    exchange: bybit\n", ["accounts.0.credentials", "api_key and secret"]),
-        ("accounts:\n  - name: a\n    exchange: okx\n    credentials: {api_key: ${NOPE_KEY}, secret: s}\n",
-         ["accounts.0.credentials.api_key", "NOPE_KEY is not set"]),
+        (
+            "accounts:\n  - name: a\n    exchange: okx\n    credentials: {api_key: ${NOPE_KEY}, secret: s}\n",
+            ["accounts.0.credentials.api_key", "NOPE_KEY is not set"],
+        ),
         ("rules:\n  - {strategy: top_up, at: danger}\naccounts: []\n", ["rules.0", "target_distance_pct"]),
         ("escalation:\n  distance_pct: {watch: 3, critical: 10}\naccounts: []\n", ["escalation", "decrease"]),
         ("telegram: {token: '123:abc'}\naccounts: []\n", ["telegram", "chat_ids"]),
@@ -109,7 +133,8 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
 def test_secrets_never_printed_by_config_check(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
-        "accounts:\n  - name: a\n    exchange: paper\n    credentials: {api_key: AKIASECRETKEYVALUE1, secret: ${MY_SECRET}}\n"
+        "accounts:\n  - name: a\n    exchange: paper\n"
+        "    credentials: {api_key: AKIASECRETKEYVALUE1, secret: ${MY_SECRET}}\n"
         "    paper: {positions: [{symbol: BTC/USDT:USDT, side: long, contracts: 1, entry_price: 100, leverage: 2}]}\n"
     )
     cfg.chmod(0o644)
@@ -121,18 +146,31 @@ def test_secrets_never_printed_by_config_check(tmp_path: Path) -> None:
 
 
 def test_env_overrides_config(tmp_path: Path) -> None:
-    out = mg("config", "check", "--show", "--config", str(EXAMPLE_CONFIG), cwd=tmp_path,
-             env={"MARGINGUARD__POLL__INTERVAL_S": "42", "MARGINGUARD__MODE": "live"})
+    out = mg(
+        "config",
+        "check",
+        "--show",
+        "--config",
+        str(EXAMPLE_CONFIG),
+        cwd=tmp_path,
+        env={"MARGINGUARD__POLL__INTERVAL_S": "42", "MARGINGUARD__MODE": "live"},
+    )
     assert out.returncode == 0, out.stderr
-    shown = json.loads(out.stdout[out.stdout.index("{"):])
+    shown = json.loads(out.stdout[out.stdout.index("{") :])
     assert shown["poll"]["interval_s"] == 42 and shown["mode"] == "live"
 
 
 def test_daemon_runs_heartbeats_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARGINGUARD")}
     env.update(PYTHONPATH=str(ROOT), MARGINGUARD__POLL__INTERVAL_S="1")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         heartbeat = tmp_path / "marginguard.heartbeat"

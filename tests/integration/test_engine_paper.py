@@ -136,7 +136,7 @@ async def test_stale_snapshot_is_not_acted_on(tmp_path: Path, clock: SimClock) -
 
 
 async def test_restart_keeps_tiers_and_does_not_repeat_alerts_or_actions(tmp_path: Path, clock: SimClock) -> None:
-    app, paper, notifier = make(tmp_path, clock)
+    app, paper, _ = make(tmp_path, clock)
     await step_to(app, paper, clock, 60000)
     await step_to(app, paper, clock, 53000)  # warning
     await app.close()
@@ -149,9 +149,20 @@ async def test_restart_keeps_tiers_and_does_not_repeat_alerts_or_actions(tmp_pat
 async def test_intent_left_by_a_crash_is_reconciled_and_not_repeated(tmp_path: Path, clock: SimClock) -> None:
     from bot.domain import Action, ActionKind
 
-    app, paper, notifier = make(tmp_path, clock)
-    action = Action(kind=ActionKind.TOP_UP, account="acct", symbol="BTC/USDT:USDT", side="long", position_side="both",
-                    amount=100.0, rule="top-up", reason="test", tier=RiskTier.DANGER, currency="USDT", source="futures")
+    app, _, _ = make(tmp_path, clock)
+    action = Action(
+        kind=ActionKind.TOP_UP,
+        account="acct",
+        symbol="BTC/USDT:USDT",
+        side="long",
+        position_side="both",
+        amount=100.0,
+        rule="top-up",
+        reason="test",
+        tier=RiskTier.DANGER,
+        currency="USDT",
+        source="futures",
+    )
     row = app.store.record_intent(action, client_id="mgcrashtest", mode="paper")  # then the process "died"
     await app.close()
     app2, paper2, notifier2 = make(tmp_path, clock)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from bot.domain import AccountRisk, AccountSnapshot, Position, PositionRisk
+from bot.domain import AccountRisk, AccountSnapshot, LiquidationSource, Position, PositionRisk
 from bot.risk.distance import distance_pct, distance_sigma, touch_probability
 from bot.risk.escalation import EscalationThresholds, RiskTier, classify
 from bot.risk.liquidation import (
@@ -241,7 +241,7 @@ def _volatility(p: Position, config: AssessConfig, memory: AssessMemory) -> floa
     return config.default_volatility_annual if vol is None else max(vol, config.min_volatility_annual)
 
 
-def _source(f: _Figures) -> str:
+def _source(f: _Figures) -> LiquidationSource:
     if f.recomputed_ok and f.reported is None and f.recomputed is None:
         return "none"  # the collateral covers any move: no liquidation possible
     if f.liq is None:
@@ -453,7 +453,7 @@ def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig)
         f.ratio,
         f.mm,
         f.balance,
-        f.vol,  # type: ignore[arg-type]
+        f.vol,
         f.tier,
         tuple(reasons),
         disagreement,

@@ -23,6 +23,8 @@ PositionSide = Literal["both", "long", "short"]
 # How the venue defines maintenance for its own liquidation price: Binance/OKX/Hyperliquid use
 # the tiered maintenance at the mark ("mark_tiered"); Bybit isolated fixes it at entry.
 LiquidationModel = Literal["mark_tiered", "entry_fixed"]
+# Where the liquidation price a tier is based on came from.
+LiquidationSource = Literal["recomputed", "reported", "account", "none"]
 
 
 def opposite(side: Side) -> Side:
@@ -103,7 +105,7 @@ class PositionRisk:
     liquidation_price: float | None
     liquidation_price_recomputed: float | None
     liquidation_price_reported: float | None
-    liquidation_source: Literal["recomputed", "reported", "account", "none"]
+    liquidation_source: LiquidationSource
     distance_pct: float | None
     distance_sigma: float | None
     touch_probability: float

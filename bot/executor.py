@@ -17,11 +17,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Literal, cast
 
-from bot.domain import Action, ActionKind, ActionResult, Verdict
+from bot.domain import Action, ActionKind, ActionResult, MarginMode, PositionSide, Side, Verdict
 from bot.errors import ActionRejected, AuthFailed, OutcomeUnknown, Transient
 from bot.exchanges.base import ExchangeAdapter
 from bot.journal import ActionRow
+from bot.risk.escalation import RiskTier
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,27 +36,26 @@ def new_client_id() -> str:
 
 
 def action_from_row(row: ActionRow) -> Action:
-    from bot.risk.escalation import RiskTier
-
+    """Rebuild the Action an intent row announced (rows are only ever written from Actions)."""
     return Action(
         kind=ActionKind(row.kind),
         account=row.account,
         symbol=row.symbol,
-        side=row.side,  # type: ignore[arg-type]
-        position_side=row.position_side,
+        side=cast(Side, row.side),
+        position_side=cast(PositionSide, row.position_side),
         amount=row.amount,
         rule=row.rule,
-        reason=row.reason,  # type: ignore[arg-type]
+        reason=row.reason,
         tier=RiskTier.parse(row.tier),
         currency=row.currency,
         source=row.source,
-        margin_mode=row.margin_mode,
+        margin_mode=cast(MarginMode, row.margin_mode),
         mark_price=row.mark_price,
-        contract_size=row.contract_size,  # type: ignore[arg-type]
+        contract_size=row.contract_size,
         inverse=row.inverse,
         retain_margin=row.retain_margin,
         hedge_account=row.hedge_account,
-        origin=row.origin,  # type: ignore[arg-type]
+        origin=cast(Literal["rule", "command"], row.origin),
     )
 
 

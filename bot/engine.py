@@ -23,7 +23,7 @@ from bot import guard, messages
 from bot.alerts import TierMemo, tier_alerts
 from bot.assess import AssessConfig, AssessMemory, assess
 from bot.domain import AccountRisk, AccountSnapshot, Action, ActionKind, PositionRisk, Verdict
-from bot.errors import AuthFailed, BadReply, Transient
+from bot.errors import AuthFailed, BadReply, JournalUnavailable, Transient
 from bot.exchanges.base import ExchangeAdapter
 from bot.executor import Executor
 from bot.journal import ActionRow, Alert, PositionState
@@ -90,7 +90,9 @@ class Engine:
         self.notifier = notifier
         self.clock = clock
         self.mode: Literal["paper", "live"] = settings.mode
-        self.executor = Executor(store, self.adapters, clock=clock)
+        self.executor = Executor(
+            store, self.adapters, clock=clock, action_timeout_s=settings.poll.request_timeout_s * 3
+        )
         self.accounts = {a.name: a for a in settings.accounts if a.enabled}
         self._assess_cfg = {name: assess_config(settings, a) for name, a in self.accounts.items()}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -244,7 +246,11 @@ class Engine:
         adapter = self.adapters[account]
         now = self.clock()
         try:
-            snapshot = await adapter.snapshot()
+            # ccxt bounds each request; this bounds the whole snapshot (several requests).
+            snapshot = await asyncio.wait_for(adapter.snapshot(), timeout=self.settings.poll.request_timeout_s * 4)
+        except TimeoutError:
+            self._snapshot_failed(account, result, Transient("the exchange did not answer in time"), now)
+            return None
         except AuthFailed as e:
             self.broken[account] = f"authentication failed: {e}"
             result.error = self.broken[account]
@@ -259,33 +265,8 @@ class Engine:
                 ),
             )
             return None
-        except (Transient, BadReply, Exception) as e:
-            n = self.failures[account] = self.failures[account] + 1
-            retry_after = getattr(e, "retry_after", None) or 0.0
-            delay = min(MAX_BACKOFF_S, max(retry_after, self.settings.poll.interval_s * (2 ** min(n - 1, 6)) / 2))
-            self.backoff_until[account] = now + delay if n > 1 else now
-            result.error = f"{type(e).__name__}: {e}"
-            level = logging.WARNING if isinstance(e, Transient | BadReply) else logging.ERROR
-            log.log(
-                level,
-                "%s: snapshot failed (%d in a row): %s",
-                account,
-                n,
-                result.error,
-                exc_info=level == logging.ERROR,
-            )
-            if n == ALERT_ERRORS_AFTER or (n > ALERT_ERRORS_AFTER and n % 20 == 0):
-                self._emit(
-                    result,
-                    Alert(
-                        ts=now,
-                        account=account,
-                        kind="failure",
-                        loud=True,
-                        text=f"⚠️ {account}: {n} polls in a row failed ({result.error}). "
-                        f"Retrying with backoff; positions are NOT being watched meanwhile.",
-                    ),
-                )
+        except Exception as e:
+            self._snapshot_failed(account, result, e, now)
             return None
         if self.failures[account] >= ALERT_ERRORS_AFTER:
             self._emit(
@@ -301,6 +282,29 @@ class Engine:
         self.backoff_until.pop(account, None)
         self.snapshots[account] = snapshot
         return snapshot
+
+    def _snapshot_failed(self, account: str, result: CycleResult, e: Exception, now: float) -> None:
+        """Back off this account (others keep being guarded); tell the trader if it lasts."""
+        n = self.failures[account] = self.failures[account] + 1
+        retry_after = getattr(e, "retry_after", None) or 0.0
+        delay = min(MAX_BACKOFF_S, max(retry_after, self.settings.poll.interval_s * (2 ** min(n - 1, 6)) / 2))
+        self.backoff_until[account] = now + delay if n > 1 else now
+        result.error = f"{type(e).__name__}: {e}"
+        expected = isinstance(e, Transient | BadReply)
+        log.log(
+            logging.WARNING if expected else logging.ERROR,
+            "%s: snapshot failed (%d in a row): %s",
+            account,
+            n,
+            result.error,
+            exc_info=not expected,
+        )
+        if n == ALERT_ERRORS_AFTER or (n > ALERT_ERRORS_AFTER and n % 20 == 0):
+            text = (
+                f"⚠️ {account}: {n} polls in a row failed ({result.error}). "
+                "Retrying with backoff; positions are NOT being watched meanwhile."
+            )
+            self._emit(result, Alert(ts=now, account=account, kind="failure", loud=True, text=text))
 
     def _volatility_view(self, account: str, snapshot: AccountSnapshot) -> dict[str, float]:
         out = {}
@@ -496,6 +500,8 @@ class Engine:
                         self._ask_confirmation(verdict, result, now)
                         return
                     row = await self.execute(verdict)
+                    if row is None:
+                        return
                     result.actions.append(row)
                     if row.status != "done":
                         return  # a failed or unknown action stops further actions this cycle
@@ -548,9 +554,25 @@ class Engine:
             ),
         )
 
-    async def execute(self, verdict: Verdict, *, requested_by: int | None = None) -> ActionRow:
-        """Run one guarded action through the journal, and report it."""
-        row = await self.executor.execute(verdict, requested_by=requested_by)
+    async def execute(self, verdict: Verdict, *, requested_by: int | None = None) -> ActionRow | None:
+        """Run one guarded action through the journal, and report it. None: the journal could
+        not take the intent, so nothing was sent (the trader is told)."""
+        try:
+            row = await self.executor.execute(verdict, requested_by=requested_by)
+        except JournalUnavailable as e:
+            a = verdict.action
+            self._emit(
+                None,
+                Alert(
+                    ts=self.clock(),
+                    account=a.account,
+                    symbol=a.symbol,
+                    kind="failure",
+                    loud=True,
+                    text=f"⚠️ {a.account} {a.symbol}: {a.kind.value} NOT taken: {e}",
+                ),
+            )
+            return None
         if row.id is not None and row.status == "done":
             self._verify[row.account].append((row.id, row.position_key))
         self._emit(
@@ -732,6 +754,8 @@ class Engine:
                 return verdict
             verdict = replace(verdict, needs_confirmation=False)
             row = await self.execute(verdict, requested_by=requested_by)
+            if row is None:
+                return Verdict(action=action, allowed=False, reason="the journal is unavailable", code="journal")
             if row.status == "done":
                 await self._measure_effects(action.account)
             return row

@@ -11,6 +11,7 @@ one table instead of scattered ``except`` clauses:
                       it failed and escalate
     OutcomeUnknown -> a money-moving call may or may not have happened (timeout, dropped
                       connection): never retry blindly, reconcile against the venue first
+    JournalUnavailable -> the intent could not be written (locked database): nothing is sent
 """
 
 from __future__ import annotations
@@ -44,3 +45,7 @@ class ActionRejected(GuardError):
 
 class OutcomeUnknown(GuardError):
     pass
+
+
+class JournalUnavailable(GuardError):
+    """The journal could not take an intent, so nothing was sent."""

@@ -13,14 +13,17 @@ Order of events for every action, live or paper:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Literal, cast
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.domain import Action, ActionKind, ActionResult, MarginMode, PositionSide, Side, Verdict
-from bot.errors import ActionRejected, AuthFailed, OutcomeUnknown, Transient
+from bot.errors import ActionRejected, AuthFailed, JournalUnavailable, OutcomeUnknown, Transient
 from bot.exchanges.base import ExchangeAdapter
 from bot.journal import ActionRow
 from bot.risk.escalation import RiskTier
@@ -61,13 +64,22 @@ def action_from_row(row: ActionRow) -> Action:
 
 class Executor:
     def __init__(
-        self, store: Store, adapters: Mapping[str, ExchangeAdapter], *, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        adapters: Mapping[str, ExchangeAdapter],
+        *,
+        clock: Callable[[], float] = time.time,
+        action_timeout_s: float = 60.0,
     ):
         self.store = store
         self.adapters = adapters
         self.clock = clock
+        self.action_timeout_s = action_timeout_s
         # Accounts with intents whose outcome is open, so a quiet cycle skips the journal query.
         self.open_accounts: set[str] = {row.account for row in store.open_actions()}
+        # Results the journal could not take yet (locked database): written at the next reconcile.
+        self._unrecorded: dict[int, ActionResult] = {}
+        self._unrecorded_rows: dict[int, ActionRow] = {}
 
     def _venue_for(self, action: Action) -> ExchangeAdapter:
         if action.kind in (ActionKind.HEDGE, ActionKind.UNWIND) and action.hedge_account:
@@ -75,13 +87,18 @@ class Executor:
         return self.adapters[action.account]
 
     async def execute(self, verdict: Verdict, *, requested_by: int | None = None) -> ActionRow:
+        """intent -> send -> result. Raises JournalUnavailable (and sends nothing) when the
+        intent cannot be written."""
         action = verdict.action
         venue = self._venue_for(action)
         dry_run = verdict.paper and not venue.simulated
         client_id = new_client_id()
-        row = self.store.record_intent(
-            action, client_id=client_id, mode="paper" if verdict.paper else "live", requested_by=requested_by
-        )
+        try:
+            row = self.store.record_intent(
+                action, client_id=client_id, mode="paper" if verdict.paper else "live", requested_by=requested_by
+            )
+        except SQLAlchemyError as e:
+            raise JournalUnavailable(f"the journal refused the intent ({type(e).__name__}); nothing was sent") from None
         assert row.id is not None
         self.open_accounts.add(action.account)
         if dry_run:
@@ -90,14 +107,40 @@ class Executor:
             )
         else:
             result = await self._send(venue, action, client_id)
-        row = self.store.record_result(row.id, result)
-        if row.status != "unknown":
-            self.open_accounts.discard(action.account)
-        return row
+        return self._record(row, result)
+
+    def _record(self, row: ActionRow, result: ActionResult) -> ActionRow:
+        """Journal a result. If the journal is unavailable the result is kept in memory and
+        retried at the next reconcile; the account stays blocked until it is written."""
+        assert row.id is not None
+        try:
+            saved = self.store.record_result(row.id, result)
+        except SQLAlchemyError as e:
+            log.error("could not journal the result of action #%s (%s); will retry", row.id, type(e).__name__)
+            self._unrecorded[row.id] = result
+            self._unrecorded_rows[row.id] = row
+            self.open_accounts.add(row.account)
+            return row.model_copy(update={"status": result.status, "error": result.error, "filled": result.filled})
+        self._unrecorded.pop(row.id, None)
+        self._unrecorded_rows.pop(row.id, None)
+        if saved.status != "unknown":
+            self._refresh_open(saved.account)
+        return saved
+
+    def _refresh_open(self, account: str) -> None:
+        unrecorded = any(r.account == account for r in self._unrecorded_rows.values())
+        if unrecorded or self.store.open_actions(account):
+            self.open_accounts.add(account)
+        else:
+            self.open_accounts.discard(account)
 
     async def _send(self, venue: ExchangeAdapter, action: Action, client_id: str) -> ActionResult:
         try:
-            return await venue.execute(action, client_id)
+            return await asyncio.wait_for(venue.execute(action, client_id), timeout=self.action_timeout_s)
+        except TimeoutError:
+            return ActionResult(
+                status="unknown", error=f"no answer within {self.action_timeout_s:.0f}s", error_kind="unknown"
+            )
         except OutcomeUnknown as e:
             return ActionResult(status="unknown", error=str(e), error_kind="unknown")
         except ActionRejected as e:
@@ -117,7 +160,13 @@ class Executor:
         changed: list[ActionRow] = []
         if account not in self.open_accounts:
             return changed
-        still_open = False
+        for action_id, row in list(self._unrecorded_rows.items()):
+            if row.account == account:
+                saved = self._record(row, self._unrecorded[action_id])
+                if action_id not in self._unrecorded:
+                    changed.append(saved)
+        if any(r.account == account for r in self._unrecorded_rows.values()):
+            return changed  # the journal is still unavailable: nothing else until it is
         for row in self.store.open_actions(account):
             assert row.id is not None
             if row.mode == "paper" and not self.adapters[row.account].simulated:
@@ -127,18 +176,17 @@ class Executor:
             else:
                 action = action_from_row(row)
                 try:
-                    result = await self._venue_for(action).reconcile(action, row.client_id, row.created_at)
-                except (Transient, OutcomeUnknown) as e:
-                    log.warning("reconcile %s: %s", row.client_id, e)
+                    result = await asyncio.wait_for(
+                        self._venue_for(action).reconcile(action, row.client_id, row.created_at),
+                        timeout=self.action_timeout_s,
+                    )
+                except (Transient, OutcomeUnknown, TimeoutError) as e:
+                    log.warning("reconcile %s: %s", row.client_id, e or "timed out")
                     result = None
             if result is None:
-                still_open = True
                 if row.status == "intent":  # the process died between intent and send, or mid-send
-                    changed.append(
-                        self.store.record_result(row.id, ActionResult(status="unknown", error="outcome not yet known"))
-                    )
+                    changed.append(self._record(row, ActionResult(status="unknown", error="outcome not yet known")))
                 continue
-            changed.append(self.store.record_result(row.id, result))
-        if not still_open:
-            self.open_accounts.discard(account)
+            changed.append(self._record(row, result))
+        self._refresh_open(account)
         return changed

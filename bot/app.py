@@ -90,6 +90,13 @@ async def run_daemon(app: App, *, stop: asyncio.Event | None = None) -> None:
     with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
         loop.add_signal_handler(signal.SIGUSR1, lambda: engine.pause("SIGUSR1 received"))
         loop.add_signal_handler(signal.SIGUSR2, engine.resume)
+    from bot.watchdog import HealthPinger, LoopWatchdog, telegram_sender
+
+    watchdog = LoopWatchdog(settings.health.max_cycle_age_s, telegram_sender(settings))
+    pinger = HealthPinger(settings.health.ping_url)
+    engine.on_tick = watchdog.tick
+    engine.on_good_cycle = pinger.cycle_ok
+    watchdog.start()
     await app.notifier.start()
     await engine.startup()
     accounts = list(engine.accounts)
@@ -98,7 +105,7 @@ async def run_daemon(app: App, *, stop: asyncio.Event | None = None) -> None:
         engine.run_cycle,
         interval_s=settings.poll.interval_s,
         misfire_grace_s=settings.poll.misfire_grace_s,
-        extra_jobs=[("watchdog", engine.watchdog, max(5.0, settings.poll.interval_s))],
+        extra_jobs=[("watchdog", engine.watchdog, min(5.0, settings.poll.interval_s))],
     )
     scheduler.start()
     log.info("guarding %d account(s) in %s mode", len(accounts), engine.mode)
@@ -107,6 +114,7 @@ async def run_daemon(app: App, *, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("shutting down")
         scheduler.shutdown(wait=False)
+        watchdog.stop()
         # Let a poll that is mid-action finish: its journal rows must be complete.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(engine.quiesce(), timeout=30)

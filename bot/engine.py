@@ -111,6 +111,9 @@ class Engine:
         self._last_heartbeat = 0.0
         self._verify: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.confirmations: Callable[[Verdict], object] | None = None  # set by the Telegram console
+        # Liveness hooks (set by run_daemon): proof the loop moves, and "a cycle went well".
+        self.on_tick: Callable[[], None] = lambda: None
+        self.on_good_cycle: Callable[[], None] = lambda: None
         self._load_memos()
 
     # -- state that survives restarts -----------------------------------------------------------
@@ -232,6 +235,7 @@ class Engine:
         if any(row.status == "done" for row in result.actions):
             await self._measure_effects(account)
         self.last_success[account] = now
+        self.on_good_cycle()
         self._housekeeping(now)
 
     async def _reconcile(self, account: str, result: CycleResult) -> None:
@@ -628,6 +632,7 @@ class Engine:
     async def watchdog(self) -> None:
         """Dead-man check, run by the scheduler: tell the trader when an account has not
         completed a cycle for ``health.max_cycle_age_s`` (stuck call, crashed job, outage)."""
+        self.on_tick()
         now = self.clock()
         limit = self.settings.health.max_cycle_age_s
         started = getattr(self, "_started_at", None)

@@ -49,7 +49,7 @@ class LoopWatchdog(threading.Thread):
         self.send = send
         self.check_every_s = check_every_s
         self._tick = time.monotonic()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.stalls = 0
 
     def tick(self) -> None:
@@ -57,11 +57,11 @@ class LoopWatchdog(threading.Thread):
         self._tick = time.monotonic()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def run(self) -> None:
         reported = False
-        while not self._stop.wait(self.check_every_s):
+        while not self._halt.wait(self.check_every_s):
             stalled_for = time.monotonic() - self._tick
             if stalled_for > self.limit_s and not reported:
                 reported = True

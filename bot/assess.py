@@ -148,12 +148,15 @@ def _recompute(p: Position, snapshot: AccountSnapshot, pools: Mapping[str, _Cros
         if p.collateral is None:
             return False, None
         if p.liquidation_model == "entry_fixed":
-            mm = p.maintenance_margin_reported
-            if mm is None:
-                if p.tiers is None:
-                    return False, None
+            # Maintenance at the entry notional from the tiers (the model the sizing solves);
+            # the venue's own figure only when it gives no tiers.
+            if p.tiers is not None:
                 q = p.contracts * p.contract_size
                 mm = p.tiers.maintenance_margin(q / p.entry_price if p.inverse else q * p.entry_price)
+            elif p.maintenance_margin_reported is not None:
+                mm = p.maintenance_margin_reported
+            else:
+                return False, None
             return True, liquidation_price_fixed_maintenance(
                 p.side, p.contracts, p.entry_price, p.collateral, mm, contract_size=p.contract_size, inverse=p.inverse
             )

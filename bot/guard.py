@@ -57,8 +57,8 @@ class GuardContext:
 
     def after(self, position_key: str, kind: str, quote_value: float) -> GuardContext:
         """The context once an action of this cycle went out."""
-        if kind == ActionKind.REDUCE.value:
-            return self
+        if kind not in (ActionKind.TOP_UP.value, ActionKind.HEDGE.value):
+            return self  # reduces and unwinds move no collateral and add no exposure
         cycle = dict(self.spent_this_cycle)
         cycle[position_key] = cycle.get(position_key, 0.0) + quote_value
         return replace(

@@ -42,8 +42,6 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
         source = action.source or "futures"
         available.setdefault(source, {})[settle] = available.get(source, {}).get(settle, 0.0) - action.amount
         if target.margin_mode == "isolated":
-            if source != "futures":
-                pass  # transferred into futures, then straight into the position
             positions = [
                 _fresh(p, collateral=(p.collateral or 0.0) + action.amount) if p is target else p for p in positions
             ]
@@ -113,4 +111,7 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
         positions = [_fresh(p) if _touches(p, action, target) else p for p in positions] + [leg]
         if target.margin_mode == "cross":
             cross_wallet[settle] = cross_wallet.get(settle, 0.0) - fee
+        else:  # the leg's own margin and the fee come out of the free futures balance
+            futures = available.setdefault("futures", {})
+            futures[settle] = futures.get(settle, 0.0) - (leg.collateral or 0.0) - fee
     return replace(snapshot, positions=tuple(positions), cross_wallet=cross_wallet, available=available)

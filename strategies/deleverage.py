@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot.domain import Action, ActionKind, PositionRisk
-from bot.risk.sizing import contracts_to_reduce_to_target
+from bot.risk.sizing import contracts_after_reduce_entry_fixed, contracts_to_reduce_to_target
 from strategies.base import PlanContext, base_action_fields
 
 
@@ -30,20 +30,35 @@ class Deleverage:
         if terms is None or p.tiers is None:
             ctx.note("cannot size a reduce: the venue gave no collateral or tier data")
             return []
-        amount = contracts_to_reduce_to_target(
-            p.side,
-            p.contracts,
-            p.entry_price,
-            terms.wallet,
-            p.tiers,
-            p.mark_price,
-            target,
-            contract_size=p.contract_size,
-            inverse=p.inverse,
-            other_maintenance=terms.other_maintenance,
-            other_unrealized_pnl=terms.other_unrealized_pnl,
-            taker_fee=ctx.taker_fee,
-        )
+        if p.liquidation_model == "entry_fixed":
+            after = contracts_after_reduce_entry_fixed(
+                p.side,
+                p.contracts,
+                p.entry_price,
+                terms.wallet,
+                p.tiers,
+                p.mark_price,
+                target,
+                contract_size=p.contract_size,
+                inverse=p.inverse,
+                taker_fee=ctx.taker_fee,
+            )
+            amount = max(0.0, p.contracts - after)
+        else:
+            amount = contracts_to_reduce_to_target(
+                p.side,
+                p.contracts,
+                p.entry_price,
+                terms.wallet,
+                p.tiers,
+                p.mark_price,
+                target,
+                contract_size=p.contract_size,
+                inverse=p.inverse,
+                other_maintenance=terms.other_maintenance,
+                other_unrealized_pnl=terms.other_unrealized_pnl,
+                taker_fee=ctx.taker_fee,
+            )
         amount = min(amount, p.contracts)
         if amount <= 0.0:
             return []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot.domain import Action, ActionKind, PositionRisk
-from bot.risk.sizing import collateral_to_target
+from bot.risk.sizing import collateral_to_target, collateral_to_target_entry_fixed
 from strategies.base import PlanContext, base_action_fields
 
 
@@ -30,19 +30,32 @@ class TopUp:
         if terms is None or p.tiers is None:
             ctx.note("cannot size a top-up: the venue gave no collateral or tier data")
             return []
-        need = collateral_to_target(
-            p.side,
-            p.contracts,
-            p.entry_price,
-            terms.wallet,
-            p.tiers,
-            p.mark_price,
-            target,
-            contract_size=p.contract_size,
-            inverse=p.inverse,
-            other_maintenance=terms.other_maintenance,
-            other_unrealized_pnl=terms.other_unrealized_pnl,
-        )
+        if p.liquidation_model == "entry_fixed":
+            need = collateral_to_target_entry_fixed(
+                p.side,
+                p.contracts,
+                p.entry_price,
+                terms.wallet,
+                p.tiers,
+                p.mark_price,
+                target,
+                contract_size=p.contract_size,
+                inverse=p.inverse,
+            )
+        else:
+            need = collateral_to_target(
+                p.side,
+                p.contracts,
+                p.entry_price,
+                terms.wallet,
+                p.tiers,
+                p.mark_price,
+                target,
+                contract_size=p.contract_size,
+                inverse=p.inverse,
+                other_maintenance=terms.other_maintenance,
+                other_unrealized_pnl=terms.other_unrealized_pnl,
+            )
         actions: list[Action] = []
         for source in rule.source:
             if need <= 0.0:

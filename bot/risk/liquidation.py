@@ -282,7 +282,10 @@ def liquidation_prices_legs(
                 return near
             f_far = c + m * far if math.isfinite(far) else (-_INF if m < 0 else _INF)
             if f_far <= 0.0:
-                return -c / m if m != 0.0 else far
+                root = -c / m if m != 0.0 else far
+                # Reaching zero only at u = 0 (price 0 for linear, infinite price for inverse)
+                # means the collateral covers the whole move: no liquidation on this side.
+                return None if not upward and root <= 0.0 else root
             near = far
         return None
 

@@ -179,3 +179,80 @@ def hedge_contracts(contracts: float, target_net_exposure_pct: float) -> float:
     if not 0.0 <= target_net_exposure_pct <= 100.0:
         raise ValueError("target_net_exposure_pct must be in [0, 100]")
     return contracts * (1.0 - target_net_exposure_pct / 100.0)
+
+
+# -- venues that fix the maintenance margin at entry (Bybit isolated) ------------------------------
+#
+# There LP = E - s * (W - MM_entry) / Q (linear) or 1/LP = 1/E + s * (W - MM_entry) / Q (inverse),
+# with MM_entry the tiered maintenance at the *entry* notional. The same two questions have
+# closed forms in that model; the strategies pick the model the position is assessed with.
+
+
+def _entry_mm(table: TierTable, q: float, entry_price: float, inverse: bool) -> float:
+    return table.maintenance_margin(q / entry_price if inverse else q * entry_price)
+
+
+def collateral_to_target_entry_fixed(
+    side: str,
+    contracts: float,
+    entry_price: float,
+    wallet_balance: float,
+    tiers: Sequence[Tier] | Iterable[Sequence[float]],
+    mark_price: float,
+    target_distance_pct: float,
+    *,
+    contract_size: float = 1,
+    inverse: bool = False,
+) -> float:
+    """``collateral_to_target`` for venues that fix maintenance at entry."""
+    s = _sign(side)
+    if not 0.0 < target_distance_pct < 100.0:
+        raise ValueError("target_distance_pct must be in (0, 100)")
+    table = tiers if isinstance(tiers, TierTable) else as_table(tiers)
+    q = contracts * contract_size
+    if q <= 0.0:
+        return 0.0
+    lp = target_liquidation_price(side, mark_price, target_distance_pct)
+    mm = _entry_mm(table, q, entry_price, inverse)
+    required = mm + s * q * (1.0 / lp - 1.0 / entry_price) if inverse else mm + s * q * (entry_price - lp)
+    return max(0.0, required - wallet_balance)
+
+
+def contracts_after_reduce_entry_fixed(
+    side: str,
+    contracts: float,
+    entry_price: float,
+    wallet_balance: float,
+    tiers: Sequence[Tier] | Iterable[Sequence[float]],
+    mark_price: float,
+    target_distance_pct: float,
+    *,
+    contract_size: float = 1,
+    inverse: bool = False,
+    taker_fee: float = 0,
+) -> float:
+    """``contracts_after_reduce_to_target`` for venues that fix maintenance at entry (the margin
+    balance stays behind the remaining position; the fee on the closed part comes out of it)."""
+    s = _sign(side)
+    if not 0.0 < target_distance_pct < 100.0:
+        raise ValueError("target_distance_pct must be in (0, 100)")
+    table = tiers if isinstance(tiers, TierTable) else as_table(tiers)
+    q = contracts * contract_size
+    if q <= 0.0:
+        return 0.0
+    p, e = mark_price, entry_price
+    lp = target_liquidation_price(side, p, target_distance_pct)
+    # Solve  balance + amount_k = Q' * (per-unit requirement)  in the entry notional N' (see module doc).
+    if inverse:
+        balance = wallet_balance + s * q * (1.0 / e - 1.0 / p) - taker_fee * q / p
+        b = e * (s * (1.0 / lp - 1.0 / p) - taker_fee / p)
+        n = _root_notional(table, balance, b, q / e)
+        q_after = n * e
+    else:
+        balance = wallet_balance + s * q * (p - e) - taker_fee * q * p
+        b = (s * (p - lp) - taker_fee * p) / e
+        n = _root_notional(table, balance, b, q * e)
+        q_after = n / e
+    if q_after <= 0.0:
+        return 0.0
+    return min(contracts, q_after / contract_size)

@@ -9,6 +9,7 @@ the repository at run time).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -106,7 +107,8 @@ def test_binance_um_cross(v: dict[str, Any]) -> None:
 @pytest.mark.parametrize("v", of("freqtrade_binance"))
 def test_freqtrade_binance(v: dict[str, Any]) -> None:
     i = v["inputs"]
-    got = liquidation_price(i["side"], i["amount"], i["entry"], i["wallet_balance"], flat(i["mm_ratio"], i["maintenance_amt"]))
+    table = flat(i["mm_ratio"], i["maintenance_amt"])
+    got = liquidation_price(i["side"], i["amount"], i["entry"], i["wallet_balance"], table)
     assert_close(got, v)
 
 
@@ -115,7 +117,8 @@ def test_freqtrade_gate_okx(v: dict[str, Any]) -> None:
     # Gate/OKX in freqtrade: long (E - W/Q)/(1-(mmr+fee)), short (E + W/Q)/(1+(mmr+fee)), which is
     # our equation with a flat rate mmr + taker fee and no maintenance amount.
     i = v["inputs"]
-    got = liquidation_price(i["side"], i["amount"], i["entry"], i["wallet_balance"], flat(i["mm_ratio"] + i["taker_fee"]))
+    table = flat(i["mm_ratio"] + i["taker_fee"])
+    got = liquidation_price(i["side"], i["amount"], i["entry"], i["wallet_balance"], table)
     assert_close(got, v)
 
 
@@ -213,8 +216,9 @@ def test_derived_qty_to_target(v: dict[str, Any]) -> None:
 def recursion_residual(table: TierTable) -> float:
     rows = list(table)
     worst = abs(rows[0].maintenance_amount)
-    for prev, cur in zip(rows, rows[1:], strict=False):
-        expected = prev.maintenance_amount + cur.min_notional * (cur.maintenance_margin_rate - prev.maintenance_margin_rate)
+    for prev, cur in itertools.pairwise(rows):
+        step = cur.maintenance_margin_rate - prev.maintenance_margin_rate
+        expected = prev.maintenance_amount + cur.min_notional * step
         worst = max(worst, abs(cur.maintenance_amount - expected))
     return worst
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .market import FakeMarket, MarketError, PositionSide
+from .market import FakeMarket, MarketError
 
 if TYPE_CHECKING:
     from .server import FakeExchangeServer
@@ -145,9 +145,3 @@ def tnum(x: float | None, dp: int = 8) -> str:
 
 def flag(value: Any) -> bool:
     return str(value).lower() in ("true", "1")
-
-
-def pside_from_hedge(market: FakeMarket, requested: PositionSide | None) -> PositionSide:
-    if requested is not None:
-        return requested
-    return "both"

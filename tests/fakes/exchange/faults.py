@@ -140,7 +140,7 @@ class RecordedRequest:
 class RequestLog(list[RecordedRequest]):
     """Every request the server received, in arrival order."""
 
-    def count(self, path_glob: str | None = None, method: str | None = None) -> int:
+    def count(self, path_glob: str | None = None, method: str | None = None) -> int:  # type: ignore[override]
         return len(self.matching(path_glob, method))
 
     def matching(self, path_glob: str | None = None, method: str | None = None) -> list[RecordedRequest]:

@@ -13,209 +13,59 @@ exactly what arrived.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import liquidation as liq
+from .models import (
+    ACCOUNTS,
+    EPS,
+    Account,
+    AccountState,
+    Action,
+    Fill,
+    Instrument,
+    Liquidation,
+    MarginChange,
+    MarginMode,
+    MarketError,
+    Order,
+    Position,
+    PositionSide,
+    Reason,
+    Side,
+    Transfer,
+    default_instruments,
+)
 from .tiers import TierTable, default_tiers
+from .trading import TradingMixin
 
-Side = Literal["long", "short"]
-PositionSide = Literal["both", "long", "short"]
-MarginMode = Literal["cross", "isolated"]
-Account = Literal["futures", "spot", "funding"]
-ACCOUNTS: tuple[Account, ...] = ("futures", "spot", "funding")
-EPS = 1e-9
-
-
-class Reason(enum.Enum):
-    INSUFFICIENT_MARGIN = "insufficient_margin"  # order / add margin beyond available
-    INSUFFICIENT_BALANCE = "insufficient_balance"  # transfer beyond balance
-    INSUFFICIENT_ISOLATED = "insufficient_isolated"  # reduce margin beyond removable
-    REDUCE_ONLY_REJECTED = "reduce_only_rejected"
-    POSITION_SIDE_MISMATCH = "position_side_mismatch"
-    NO_POSITION = "no_position"
-    NOT_ISOLATED = "not_isolated"
-    DUPLICATE_CLIENT_ID = "duplicate_client_id"
-    ORDER_NOT_FOUND = "order_not_found"
-    UNKNOWN_SYMBOL = "unknown_symbol"
-    BAD_QUANTITY = "bad_quantity"
-    MODE_CHANGE_REJECTED = "mode_change_rejected"
-    NO_CHANGE = "no_change"
-
-
-class MarketError(Exception):
-    def __init__(self, reason: Reason, message: str = "") -> None:
-        super().__init__(f"{reason.value}: {message}")
-        self.reason = reason
-        self.message = message
+__all__ = [
+    "ACCOUNTS",
+    "EPS",
+    "Account",
+    "AccountState",
+    "Action",
+    "FakeMarket",
+    "Fill",
+    "Instrument",
+    "Liquidation",
+    "MarginChange",
+    "MarginMode",
+    "MarketError",
+    "Order",
+    "Position",
+    "PositionSide",
+    "Reason",
+    "Side",
+    "Transfer",
+    "default_instruments",
+]
 
 
-@dataclass
-class Instrument:
-    symbol: str  # "BTC/USDT:USDT"
-    base: str
-    quote: str
-    settle: str
-    contract_size: float = 1.0
-    tick_size: float = 0.1
-    lot_size: float = 0.001
-    min_qty: float = 0.001
-    max_leverage: float = 125.0
-
-
-@dataclass
-class Position:
-    symbol: str
-    side: Side
-    contracts: float
-    entry_price: float
-    margin_mode: MarginMode = "cross"
-    leverage: float = 10.0
-    position_side: PositionSide = "both"
-    isolated_margin: float = 0.0  # the isolated wallet of the position
-    realized_pnl: float = 0.0
-    created_ms: int = 0
-    updated_ms: int = 0
-    position_id: int = 0
-
-    @property
-    def key(self) -> tuple[str, PositionSide]:
-        return (self.symbol, self.position_side)
-
-
-@dataclass
-class Order:
-    order_id: int
-    client_order_id: str
-    symbol: str
-    side: Literal["buy", "sell"]
-    order_type: Literal["market", "limit"]
-    contracts: float
-    price: float | None
-    reduce_only: bool
-    position_side: PositionSide
-    time_in_force: str
-    status: Literal["new", "filled", "canceled", "rejected"] = "new"
-    filled: float = 0.0
-    avg_price: float = 0.0
-    realized_pnl: float = 0.0
-    fee: float = 0.0
-    created_ms: int = 0
-    updated_ms: int = 0
-    margin_mode: MarginMode = "cross"
-    leverage: float = 10.0
-
-
-@dataclass
-class Fill:
-    trade_id: int
-    order_id: int
-    symbol: str
-    side: Literal["buy", "sell"]
-    contracts: float
-    price: float
-    fee: float
-    realized_pnl: float
-    maker: bool
-    position_side: PositionSide
-    time_ms: int
-
-
-@dataclass
-class Transfer:
-    transfer_id: int
-    currency: str
-    amount: float
-    from_account: Account
-    to_account: Account
-    time_ms: int
-    venue_type: str = ""  # e.g. MAIN_UMFUTURE / FUND->UNIFIED / 6->18
-    client_id: str = ""
-
-
-@dataclass
-class MarginChange:
-    change_id: int
-    symbol: str
-    position_side: PositionSide
-    amount: float
-    kind: Literal["add", "reduce"]
-    time_ms: int
-
-
-@dataclass
-class Liquidation:
-    symbol: str
-    side: Side
-    contracts: float
-    entry_price: float
-    liquidation_price: float | None
-    mark_price: float
-    margin_mode: MarginMode
-    loss: float
-    time_ms: int
-
-
-@dataclass
-class Action:
-    """Log entry of a money-moving call (applied or rejected)."""
-
-    kind: Literal["order", "margin", "transfer", "liquidation", "mode"]
-    params: dict[str, Any]
-    applied: bool
-    result: Any = None
-    error: str | None = None
-    time_ms: int = 0
-
-
-@dataclass
-class AccountState:
-    cross_wallet: float
-    isolated_wallet: float
-    wallet_balance: float
-    unrealized_pnl: float
-    cross_unrealized_pnl: float
-    margin_balance: float
-    maint_margin: float
-    position_initial_margin: float
-    cross_initial_margin: float
-    order_initial_margin: float
-    available: float
-
-
-def default_instruments(venue: str | None) -> list[Instrument]:
-    okx = venue == "okx"
-    return [
-        Instrument(
-            "BTC/USDT:USDT",
-            "BTC",
-            "USDT",
-            "USDT",
-            0.01 if okx else 1.0,
-            0.1,
-            1 if okx else 0.001,
-            1 if okx else 0.001,
-            125.0,
-        ),
-        Instrument(
-            "ETH/USDT:USDT",
-            "ETH",
-            "USDT",
-            "USDT",
-            0.1 if okx else 1.0,
-            0.01,
-            1 if okx else 0.001,
-            1 if okx else 0.001,
-            125.0,
-        ),
-    ]
-
-
-class FakeMarket:
+class FakeMarket(TradingMixin):
     def __init__(
         self,
         venue: str | None = None,
@@ -436,229 +286,6 @@ class FakeMarket:
     def actions_of(self, kind: str) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
 
-    # ------------------------------------------------------------------ orders
-    def place_order(
-        self,
-        *,
-        symbol: str,
-        side: Literal["buy", "sell"],
-        order_type: Literal["market", "limit"],
-        contracts: float,
-        price: float | None = None,
-        reduce_only: bool = False,
-        position_side: PositionSide = "both",
-        client_order_id: str | None = None,
-        time_in_force: str = "GTC",
-        raw: dict[str, Any] | None = None,
-    ) -> Order:
-        params: dict[str, Any] = {
-            "symbol": symbol,
-            "side": side,
-            "type": order_type,
-            "contracts": contracts,
-            "price": price,
-            "reduce_only": reduce_only,
-            "position_side": position_side,
-            "client_order_id": client_order_id,
-            "raw": dict(raw or {}),
-        }
-        try:
-            order = self._place(
-                symbol, side, order_type, contracts, price, reduce_only, position_side, client_order_id, time_in_force
-            )
-        except MarketError as e:
-            self._log("order", params, False, error=e.reason.value)
-            raise
-        self._log("order", params, True, result=order.order_id)
-        return order
-
-    def _place(
-        self,
-        symbol: str,
-        side: Literal["buy", "sell"],
-        order_type: Literal["market", "limit"],
-        contracts: float,
-        price: float | None,
-        reduce_only: bool,
-        position_side: PositionSide,
-        client_order_id: str | None,
-        time_in_force: str,
-    ) -> Order:
-        sym = self.norm(symbol)
-        if contracts <= 0:
-            raise MarketError(Reason.BAD_QUANTITY, f"quantity {contracts}")
-        if (position_side == "both") == self.hedge_mode:
-            raise MarketError(Reason.POSITION_SIDE_MISMATCH, f"position side {position_side}")
-        if client_order_id and any(o.client_order_id == client_order_id for o in self.orders.values()):
-            raise MarketError(Reason.DUPLICATE_CLIENT_ID, client_order_id)
-        pos = self.positions.get((sym, position_side))
-        if reduce_only:
-            closing = "sell" if pos is not None and pos.side == "long" else "buy"
-            if pos is None or side != closing:
-                raise MarketError(Reason.REDUCE_ONLY_REJECTED, "reduce-only order would open/increase")
-        now = self.now()
-        lev = pos.leverage if pos else self.leverage.get(sym, 20.0)
-        mode: MarginMode = pos.margin_mode if pos else self.margin_mode.get(sym, "cross")
-        order = Order(
-            self.next_id(),
-            client_order_id or f"fake-{self.next_small_id()}",
-            sym,
-            side,
-            order_type,
-            float(contracts),
-            price,
-            reduce_only,
-            position_side,
-            time_in_force,
-            "new",
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            now,
-            now,
-            mode,
-            lev,
-        )
-        mark = self.mark(sym)
-        marketable = order_type == "market" or (
-            price is not None and ((side == "buy" and price >= mark) or (side == "sell" and price <= mark))
-        )
-        if marketable:
-            self._fill(order, mark, maker=False)
-        else:
-            if price is None:
-                raise MarketError(Reason.BAD_QUANTITY, "limit order without price")
-            if not reduce_only:
-                need = contracts * self.instruments[sym].contract_size * price / lev
-                if need > self.account().available + EPS:
-                    raise MarketError(Reason.INSUFFICIENT_MARGIN, "insufficient margin for order")
-        self.orders[order.order_id] = order
-        return order
-
-    def _fill(self, order: Order, px: float, maker: bool) -> None:
-        inst = self.instruments[order.symbol]
-        key = (order.symbol, order.position_side)
-        pos = self.positions.get(key)
-        qty = order.contracts - order.filled
-        fee_rate = self.maker_fee if maker else self.taker_fee
-        if order.position_side == "both":
-            reducing = pos is not None and ((pos.side == "long") != (order.side == "buy"))
-        else:
-            reducing = (order.position_side == "long") != (order.side == "buy")
-            if reducing and pos is None:
-                raise MarketError(Reason.REDUCE_ONLY_REJECTED, "no position to close")
-        close_qty = min(qty, pos.contracts) if (reducing and pos is not None) else 0.0
-        open_qty = qty - close_qty
-        if order.reduce_only or order.position_side != "both":
-            open_qty = 0.0 if reducing else open_qty  # reduce-only / hedge close: capped, never flips
-        if open_qty > 0:
-            need = open_qty * inst.contract_size * px * (1 / order.leverage + fee_rate)
-            if need > self.account().available + EPS:
-                raise MarketError(Reason.INSUFFICIENT_MARGIN, "insufficient margin")
-        cross = self.cross_wallet(inst.settle)
-        realized = 0.0
-        fee = (close_qty + open_qty) * inst.contract_size * px * fee_rate
-        if close_qty > 0 and pos is not None:
-            sign = 1.0 if pos.side == "long" else -1.0
-            realized = sign * close_qty * inst.contract_size * (px - pos.entry_price)
-            released = 0.0
-            if pos.margin_mode == "isolated":
-                released = pos.isolated_margin * close_qty / pos.contracts
-                pos.isolated_margin -= released
-            cross += released + realized
-            pos.contracts -= close_qty
-            pos.realized_pnl += realized
-            pos.updated_ms = self.now()
-            if pos.contracts <= EPS:
-                del self.positions[key]
-                pos = None
-        if open_qty > 0:
-            im = open_qty * inst.contract_size * px / order.leverage
-            if pos is None:
-                new_side: Side = "long" if order.side == "buy" else "short"
-                now = self.now()
-                pos = Position(
-                    order.symbol,
-                    new_side,
-                    0.0,
-                    px,
-                    order.margin_mode,
-                    order.leverage,
-                    order.position_side,
-                    0.0,
-                    0.0,
-                    now,
-                    now,
-                    self.next_small_id(),
-                )
-                self.positions[key] = pos
-            pos.entry_price = (pos.entry_price * pos.contracts + px * open_qty) / (pos.contracts + open_qty)
-            pos.contracts += open_qty
-            pos.updated_ms = self.now()
-            if pos.margin_mode == "isolated":
-                cross -= im
-                pos.isolated_margin += im
-        cross -= fee
-        self.wallets["futures"][inst.settle] = cross
-        filled = close_qty + open_qty
-        order.avg_price = px
-        order.filled += filled
-        order.fee += fee
-        order.realized_pnl += realized
-        order.status = "filled"
-        order.updated_ms = self.now()
-        self.fills.append(
-            Fill(
-                self.next_small_id(),
-                order.order_id,
-                order.symbol,
-                order.side,
-                filled,
-                px,
-                fee,
-                realized,
-                maker,
-                order.position_side,
-                self.now(),
-            )
-        )
-
-    def _match_limit_orders(self) -> None:
-        for order in list(self.orders.values()):
-            if order.status != "new" or order.price is None:
-                continue
-            mark = self.marks[order.symbol]
-            if (order.side == "buy" and mark <= order.price) or (order.side == "sell" and mark >= order.price):
-                try:
-                    self._fill(order, order.price, maker=True)
-                except MarketError:
-                    order.status = "canceled"
-
-    def find_order(self, order_id: int | str | None = None, client_order_id: str | None = None) -> Order:
-        if order_id not in (None, ""):
-            order = self.orders.get(int(order_id))  # type: ignore[arg-type]
-            if order is not None:
-                return order
-        elif client_order_id:
-            for order in self.orders.values():
-                if order.client_order_id == client_order_id:
-                    return order
-        raise MarketError(Reason.ORDER_NOT_FOUND, f"{order_id or client_order_id}")
-
-    def cancel_order(self, order_id: int | str | None = None, client_order_id: str | None = None) -> Order:
-        order = self.find_order(order_id, client_order_id)
-        if order.status != "new":
-            raise MarketError(Reason.ORDER_NOT_FOUND, "order not open")
-        order.status = "canceled"
-        order.updated_ms = self.now()
-        self._log("order", {"cancel": order.order_id}, True, result=order.order_id)
-        return order
-
-    def open_orders(self, symbol: str | None = None) -> list[Order]:
-        sym = self.norm(symbol) if symbol else None
-        return [o for o in self.orders.values() if o.status == "new" and (sym is None or o.symbol == sym)]
-
     # ------------------------------------------------------------------ margin / transfers
     def adjust_margin(
         self, symbol: str, position_side: PositionSide, amount: float, kind: Literal["add", "reduce"]
@@ -718,10 +345,8 @@ class FakeMarket:
             "venue_type": venue_type,
             "client_id": client_id,
         }
-        if from_account == "futures":
-            avail = self.account(currency).available
-        else:
-            avail = self.balance(from_account, currency)
+        futures = from_account == "futures"
+        avail = self.account(currency).available if futures else self.balance(from_account, currency)
         if amount <= 0 or amount > avail + EPS or from_account == to_account:
             reason = Reason.BAD_QUANTITY if amount <= 0 or from_account == to_account else (Reason.INSUFFICIENT_BALANCE)
             self._log("transfer", params, False, error=reason.value)

@@ -42,11 +42,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -62,6 +63,13 @@ HTML_5XX = (
     "<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>{status} Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
+
+
+@functools.cache
+def _default_api_urls(venue: str) -> dict[str, Any]:
+    import ccxt  # local import: only the tests need ccxt
+
+    return dict(getattr(ccxt, venue)().urls["api"])
 
 
 class FakeExchangeServer:
@@ -156,9 +164,7 @@ class FakeExchangeServer:
     # ------------------------------------------------------------------ ccxt config
     def ccxt_config(self, **overrides: Any) -> dict[str, Any]:
         """Constructor config for ``getattr(ccxt.async_support, venue)(config)``."""
-        import ccxt  # local import: only the tests need ccxt
-
-        default_api: dict[str, Any] = getattr(ccxt, self.venue_name)().urls["api"]
+        default_api = _default_api_urls(self.venue_name)
         api = {k: self._rewrite(v) for k, v in default_api.items() if isinstance(v, str)}
         config: dict[str, Any] = {"apiKey": self.api_key, "secret": self.secret, "urls": {"api": api}}
         if self.venue_name == "binance":
@@ -239,9 +245,13 @@ class FakeExchangeServer:
             if faulted is not None:
                 record.status = faulted.status
                 return faulted
+        if self._stopping.is_set():  # stopped while a delay was pending: apply nothing
+            self._drop(request)
         status, payload = self._dispatch(req)
         if fault is not None and fault.kind == "apply_then_timeout":
             await self._sleep(fault.seconds)
+            if self._stopping.is_set():
+                self._drop(request)
         record.status = status
         return web.Response(
             status=status, text=json.dumps(payload, separators=(",", ":")), content_type="application/json"
@@ -265,6 +275,13 @@ class FakeExchangeServer:
             log.exception("fake exchange handler crashed")
             return 500, {"fake_exchange_error": repr(e)}
 
+    @staticmethod
+    def _drop(request: web.Request) -> NoReturn:
+        """Close the TCP connection without answering."""
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError  # aiohttp discards the handler without writing
+
     async def _apply_fault(self, fault: Fault, req: ApiRequest, request: web.Request) -> web.StreamResponse | None:
         kind = fault.kind
         if kind == "delay":
@@ -273,9 +290,7 @@ class FakeExchangeServer:
         if kind == "apply_then_timeout":
             return None
         if kind == "drop_connection":
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError  # aiohttp discards the handler without writing
+            self._drop(request)
         if kind == "http_5xx":
             return web.Response(
                 status=fault.status, text=HTML_5XX.format(status=fault.status), content_type="text/html"

@@ -66,7 +66,7 @@ def build_app(
     clock: Callable[[], float] = time.time,
     adapters: dict[str, ExchangeAdapter] | None = None,
 ) -> App:
-    store = Store(settings.database.path, clock=clock)
+    store = Store(settings.database.path, busy_timeout_ms=settings.database.busy_timeout_ms, clock=clock)
     if adapters is None:
         adapters = {a.name: make_adapter(settings, a, clock=clock) for a in settings.accounts if a.enabled}
     holder: dict[str, Engine] = {}

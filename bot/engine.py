@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import guard, messages
 from bot.alerts import TierMemo, tier_alerts
 from bot.assess import AssessConfig, AssessMemory, assess
@@ -110,6 +112,8 @@ class Engine:
         self._last_flush = 0.0
         self._last_heartbeat = 0.0
         self._verify: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self._memos_unsaved: set[str] = set()
+        self._unsaved_alerts: list[Alert] = []
         self.confirmations: Callable[[Verdict], object] | None = None  # set by the Telegram console
         # Liveness hooks (set by run_daemon): proof the loop moves, and "a cycle went well".
         self.on_tick: Callable[[], None] = lambda: None
@@ -128,6 +132,19 @@ class Engine:
             )
 
     def _save_memos(self, account: str, before: Mapping[str, TierMemo], after: Mapping[str, TierMemo]) -> None:
+        """Persist tier changes. A busy journal must not abort the cycle (the memos live in
+        memory); the whole account is written again on the next cycle instead."""
+        if account in self._memos_unsaved:
+            before = {}
+        try:
+            self._write_memos(account, before, after)
+        except SQLAlchemyError as e:
+            log.warning("%s: could not journal tier states (%s); will retry", account, type(e).__name__)
+            self._memos_unsaved.add(account)
+        else:
+            self._memos_unsaved.discard(account)
+
+    def _write_memos(self, account: str, before: Mapping[str, TierMemo], after: Mapping[str, TierMemo]) -> None:
         now = self.clock()
         changed = [
             PositionState(
@@ -353,7 +370,10 @@ class Engine:
         pending, self._verify[account] = self._verify[account], []
         for action_id, key in pending:
             pos = risk.position(key)
-            self.store.set_distance_after(action_id, pos.distance_pct if pos else None)
+            try:
+                self.store.set_distance_after(action_id, pos.distance_pct if pos else None)
+            except SQLAlchemyError:
+                log.warning("could not journal the observed distance after action #%s", action_id)
 
     def _announce_from(self, account: str) -> RiskTier:
         rules = self.settings.rules_for(self.accounts[account])
@@ -381,7 +401,7 @@ class Engine:
         for a in alerts:
             self._emit(result, a)
         self.memos[account] = after
-        if after != before:
+        if after != before or account in self._memos_unsaved:
             self._save_memos(account, before, after)
 
     def _notice(
@@ -603,15 +623,25 @@ class Engine:
     # -- record, notify, heartbeat ---------------------------------------------------------------
 
     def _emit(self, result: CycleResult | None, alert: Alert) -> None:
+        """Journal an alert and hand it to the notifier. If the journal is busy the alert goes
+        out anyway and is journalled later (housekeeping), marked as handed over."""
         try:
             alert = self.store.add_alert(alert)
-        except Exception:
-            log.exception("could not journal an alert; sending it anyway")
+        except SQLAlchemyError as e:
+            log.warning("could not journal an alert (%s); sending it anyway, journalling later", type(e).__name__)
+            self._unsaved_alerts.append(alert)
         if result is not None:
             result.alerts.append(alert)
         self.notifier.submit(alert)
 
     def _housekeeping(self, now: float) -> None:
+        while self._unsaved_alerts:
+            pending = self._unsaved_alerts[0]
+            try:
+                self.store.add_alert(pending.model_copy(update={"delivered_at": pending.delivered_at or now}))
+            except SQLAlchemyError:
+                break
+            self._unsaved_alerts.pop(0)
         if now - self._last_flush >= 5.0 or self.store.pending_samples >= 2000:
             try:
                 self.store.flush_samples()

@@ -74,6 +74,7 @@ class TierValues(_Model):
 class DatabaseSettings(_Model):
     path: Path = Field(Path("marginguard.db"), description="SQLite file; its folder must be writable")
     sample_every_s: float = Field(60.0, ge=0, description="seconds between journalled risk samples per position")
+    busy_timeout_ms: int = Field(3000, ge=0, le=60000, description="how long a write waits for a locked journal")
 
 
 class PollSettings(_Model):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -179,6 +181,11 @@ def test_daemon_runs_heartbeats_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
             time.sleep(0.2)
         assert heartbeat.exists()
         assert mg("health", cwd=tmp_path).returncode == 0
+        # Kill switch by signal: SIGUSR1 pauses actions (journalled), SIGUSR2 resumes.
+        proc.send_signal(signal.SIGUSR1)
+        assert wait_for(lambda: kv(tmp_path / "marginguard.db", "paused") is not None)
+        proc.send_signal(signal.SIGUSR2)
+        assert wait_for(lambda: kv(tmp_path / "marginguard.db", "paused") is None)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)
         assert proc.returncode == 0, proc.communicate()
@@ -187,6 +194,21 @@ def test_daemon_runs_heartbeats_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
             proc.kill()
             proc.wait(timeout=10)
     assert (tmp_path / "marginguard.db").exists()
+
+
+def kv(db: Path, key: str) -> str | None:
+    with sqlite3.connect(db, timeout=5) as conn:
+        row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_health_fails_without_heartbeat(tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import guard, messages
 from bot.alerts import TierMemo, tier_alerts
 from bot.assess import AssessConfig, AssessMemory, assess
-from bot.domain import AccountRisk, AccountSnapshot, Action, ActionKind, PositionRisk, Verdict
+from bot.controls import TraderControls
+from bot.domain import AccountRisk, AccountSnapshot, Action, PositionRisk, Verdict
 from bot.errors import AuthFailed, BadReply, JournalUnavailable, Transient
 from bot.exchanges.base import ExchangeAdapter
 from bot.executor import Executor
@@ -76,7 +77,7 @@ def assess_config(settings: Settings, account: AccountSettings) -> AssessConfig:
     )
 
 
-class Engine:
+class Engine(TraderControls):
     def __init__(
         self,
         settings: Settings,
@@ -163,38 +164,6 @@ class Engine:
         for k in before:
             if k not in after:
                 self.store.delete_position_state(account, k)
-
-    def pause_reason(self) -> str | None:
-        reason = self.store.get("paused")
-        if reason:
-            return reason
-        kill = self.settings.guard.kill_switch_file
-        if kill is not None and kill.exists():
-            return f"kill-switch file {kill} exists"
-        return None
-
-    def pause(self, reason: str) -> None:
-        self.store.put("paused", reason)
-
-    def resume(self) -> None:
-        self.store.delete("paused")
-        self.store.put("breaker_reset_at", str(self.clock()))
-        self.broken.clear()
-
-    def acknowledge(self, account: str | None = None) -> int:
-        """Silence re-alerts of every position's current tier (until it changes)."""
-        n = 0
-        for acc, memos in self.memos.items():
-            if account and acc != account:
-                continue
-            before = dict(memos)
-            for key, memo in memos.items():
-                memos[key] = replace(memo, acked_tier=memo.tier)
-                n += 1
-            self._save_memos(acc, before, memos)
-        return n
-
-    # -- the cycle -------------------------------------------------------------------------------
 
     async def startup(self) -> None:
         """Reconcile whatever a previous run left open, before the first poll."""
@@ -689,115 +658,3 @@ class Engine:
         for lock in list(self._locks.values()):
             async with lock:
                 pass
-
-    # -- manual actions and confirmations (Telegram console) ------------------------------------
-
-    def propose_manual(
-        self,
-        account: str,
-        symbol: str,
-        kind: ActionKind,
-        amount: float,
-        *,
-        side: str | None = None,
-        source: str = "futures",
-        requested_by: int | None = None,
-    ) -> Verdict:
-        """A trader's /topup, /reduce or /hedge, checked by the guard against the latest data.
-        Raises ValueError with a short usage-level message when the request names nothing real."""
-        if account not in self.accounts:
-            raise ValueError(f"unknown account {account!r}; accounts: {', '.join(self.accounts)}")
-        risk = self.latest.get(account)
-        snapshot = self.snapshots.get(account)
-        if risk is None or snapshot is None:
-            raise ValueError(f"no data for {account} yet; try again after the next poll")
-        matches = [
-            p
-            for p in snapshot.positions
-            if p.symbol.upper() == symbol.upper() and not p.is_hedge_leg and (side is None or p.side == side)
-        ]
-        if not matches:
-            raise ValueError(f"no open {side + ' ' if side else ''}position in {symbol} on {account}")
-        if len(matches) > 1:
-            raise ValueError(f"{symbol} has both sides open on {account}: say long or short")
-        p = matches[0]
-        position_risk = risk.position(p.key)
-        if position_risk is None:
-            raise ValueError(f"{symbol} on {account} could not be assessed")
-        if not (amount > 0 and math.isfinite(amount)):
-            raise ValueError("the amount must be a positive number")
-        if kind is ActionKind.TOP_UP and p.margin_mode == "cross" and source == "futures":
-            source = "spot"
-        action = Action(
-            kind=kind,
-            account=account,
-            symbol=p.symbol,
-            side=p.side,
-            position_side=p.position_side,
-            amount=amount,
-            rule="manual",
-            strategy="manual",
-            reason=f"requested on Telegram by user {requested_by}",
-            tier=position_risk.tier,
-            currency=p.settle if kind is ActionKind.TOP_UP else None,
-            source=source if kind is ActionKind.TOP_UP else None,
-            margin_mode=p.margin_mode,
-            mark_price=p.mark_price,
-            contract_size=p.contract_size,
-            inverse=p.inverse,
-            distance_before=position_risk.distance_pct,
-            retain_margin=kind is ActionKind.REDUCE and p.margin_mode == "isolated",
-            hedge_account=self.accounts[account].hedge_account if kind is ActionKind.HEDGE else None,
-            origin="command",
-        )
-        gctx = self._guard_context(account, self.clock(), risk)
-        verdict = guard.review(action, position_risk, gctx, self.settings.guard_for(self.accounts[account]))
-        if verdict.allowed:
-            projected = project(snapshot, verdict.action, self._taker_fee(account))
-            after = assess(projected, self._assess_cfg[account], self.clock()).position(p.key)
-            verdict = replace(
-                verdict, action=replace(verdict.action, expected_distance_after=after.distance_pct if after else None)
-            )
-        return verdict
-
-    async def run_confirmed(self, action: Action, *, requested_by: int | None = None) -> ActionRow | Verdict:
-        """Execute an action a trader confirmed, after re-checking it against the data of now:
-        the guard runs again (pause, freshness, caps, cooldown), so a stale button cannot act.
-        Returns the journal row, or the refusing verdict."""
-        async with self._locks[action.account]:
-            risk = self.latest.get(action.account)
-            if risk is None:
-                return Verdict(action=action, allowed=False, reason="no data for the account", code="untrusted")
-            now = self.clock()
-            fresh = replace(
-                risk,
-                untrusted=risk.untrusted
-                + (
-                    (f"data is {now - risk.fetched_at:.0f}s old",)
-                    if now - risk.fetched_at > self.settings.poll.max_snapshot_age_s
-                    else ()
-                ),
-            )
-            position_risk = risk.position(action.position_key)
-            verdict = guard.review(
-                action,
-                position_risk,
-                self._guard_context(action.account, now, fresh),
-                self.settings.guard_for(self.accounts[action.account]),
-            )
-            if not verdict.allowed:
-                return verdict
-            verdict = replace(verdict, needs_confirmation=False)
-            row = await self.execute(verdict, requested_by=requested_by)
-            if row is None:
-                return Verdict(action=action, allowed=False, reason="the journal is unavailable", code="journal")
-            if row.status == "done":
-                await self._measure_effects(action.account)
-            return row
-
-    def set_mode(self, mode: str) -> None:
-        """Switch paper/live at runtime (the Telegram console asks for confirmation and checks
-        ``telegram.allow_live_switch`` first). Not persisted: a restart uses the config's mode."""
-        if mode not in ("paper", "live"):
-            raise ValueError("mode must be paper or live")
-        self.mode = "live" if mode == "live" else "paper"

@@ -44,8 +44,9 @@ def render_chart(samples: Sequence[RiskSample], title: str) -> bytes:
         times = [datetime.fromtimestamp(r.ts, tz=UTC) for r in rows]
         mark_line = price_ax.plot(times, [r.mark_price for r in rows], linewidth=1.4, label=f"{label} mark")
         liq = [r.liquidation_price if r.liquidation_price else float("nan") for r in rows]
-        price_ax.plot(times, liq, linestyle="--", linewidth=1.2, color=mark_line[0].get_color(),
-                      label=f"{label} liquidation")
+        price_ax.plot(
+            times, liq, linestyle="--", linewidth=1.2, color=mark_line[0].get_color(), label=f"{label} liquidation"
+        )
         dist = [r.distance_pct if r.distance_pct is not None else float("nan") for r in rows]
         dist_ax.plot(times, dist, linewidth=1.4, color=mark_line[0].get_color(), label=label)
     price_ax.set_title(title)

@@ -62,10 +62,14 @@ def action_from_payload(payload: str) -> Action:
 
 
 def keyboard(token: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("✅ Confirm", callback_data=f"mg:{token}:y"),
-        InlineKeyboardButton("✖ Cancel", callback_data=f"mg:{token}:n"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ Confirm", callback_data=f"mg:{token}:y"),
+                InlineKeyboardButton("✖ Cancel", callback_data=f"mg:{token}:n"),
+            ]
+        ]
+    )
 
 
 def who(user: User | None) -> str:
@@ -75,8 +79,14 @@ def who(user: User | None) -> str:
 
 
 class ConfirmationDesk:
-    def __init__(self, settings: Settings, store: Store, engine_ref: Callable[[], Engine],
-                 clock: Callable[[], float], safe: Callable[[BaseException], str]):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        engine_ref: Callable[[], Engine],
+        clock: Callable[[], float],
+        safe: Callable[[BaseException], str],
+    ):
         self.settings = settings
         self.store = store
         self.engine_ref = engine_ref
@@ -94,9 +104,15 @@ class ConfirmationDesk:
         self, kind: str, payload: str, *, user_id: int | None, chat_id: int | None, summary: str
     ) -> Confirmation:
         now = self.clock()
-        row = Confirmation(token=secrets.token_urlsafe(16), created_at=now,
-                           expires_at=now + self.settings.telegram.confirm_ttl_s, user_id=user_id, chat_id=chat_id,
-                           kind=kind, payload=payload)
+        row = Confirmation(
+            token=secrets.token_urlsafe(16),
+            created_at=now,
+            expires_at=now + self.settings.telegram.confirm_ttl_s,
+            user_id=user_id,
+            chat_id=chat_id,
+            kind=kind,
+            payload=payload,
+        )
         row = self.store.add_confirmation(row)
         self.summaries[row.token] = summary
         return row
@@ -122,8 +138,9 @@ class ConfirmationDesk:
         quiet = self._rule_quiet.get(key)
         if quiet is not None and now < quiet[0] and action.tier <= quiet[1]:
             return None
-        row = self.create("action", action_to_payload(action), user_id=None, chat_id=None,
-                          summary=describe_action(action))
+        row = self.create(
+            "action", action_to_payload(action), user_id=None, chat_id=None, summary=describe_action(action)
+        )
         self._rule_pending[key] = (row.token, row.expires_at)
         self._rule_key[row.token] = key
         note = f"proposed by rule {action.rule}; any allowed user may answer"
@@ -164,8 +181,12 @@ class ConfirmationDesk:
             self._journal(update, f"[button] {decision}", accepted=False, outcome=f"ignored: {why}")
             await self._answer(query.answer(why))
             if why == "expired" and query.message is not None:
-                await self._edit(context.bot, token, [(query.message.chat.id, query.message.message_id)],
-                                 [Line("⌛ Expired: nothing was done.", "b"), Line(self.summaries.get(token, ""))])
+                await self._edit(
+                    context.bot,
+                    token,
+                    [(query.message.chat.id, query.message.message_id)],
+                    [Line("⌛ Expired: nothing was done.", "b"), Line(self.summaries.get(token, ""))],
+                )
             return
         await self._answer(query.answer("Confirmed: working on it" if decision == "confirmed" else "Cancelled"))
         outcome, tier = await self._carry_out(row, decision, user.id)
@@ -206,8 +227,12 @@ class ConfirmationDesk:
             shown = self.messages.pop(row.token, [])
             if not shown and row.chat_id is not None and row.message_id is not None:
                 shown = [(row.chat_id, row.message_id)]
-            await self._edit(bot, row.token, shown, [Line("⌛ Expired: nothing was done.", "b"),
-                                                     Line(self.summaries.pop(row.token, ""))])
+            await self._edit(
+                bot,
+                row.token,
+                shown,
+                [Line("⌛ Expired: nothing was done.", "b"), Line(self.summaries.pop(row.token, ""))],
+            )
         return len(rows)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -231,9 +256,16 @@ class ConfirmationDesk:
     def _journal(self, update: Update, text: str, *, accepted: bool, outcome: str) -> None:
         user, chat = update.effective_user, update.effective_chat
         try:
-            self.store.record_command(CommandRow(ts=self.clock(), chat_id=chat.id if chat else None,
-                                                 user_id=user.id if user else None,
-                                                 username=user.username if user else None,
-                                                 text=text, accepted=accepted, outcome=outcome))
+            self.store.record_command(
+                CommandRow(
+                    ts=self.clock(),
+                    chat_id=chat.id if chat else None,
+                    user_id=user.id if user else None,
+                    username=user.username if user else None,
+                    text=text,
+                    accepted=accepted,
+                    outcome=outcome,
+                )
+            )
         except Exception:
             log.exception("could not journal a button press")

@@ -192,13 +192,18 @@ def action_prompt(action: Action, *, mode: str, expires_at: float, note: str = "
     """The text above a confirmation keyboard."""
     head = f"🛎 Confirm {mode.upper()} action: {describe_action(action)}"
     out = [Line(head, "b")]
-    out.append(Line(f"tier {action.tier.label}; distance to liquidation {fmt_pct(action.distance_before)} -> "
-                    f"{fmt_pct(action.expected_distance_after)} expected"))
+    out.append(
+        Line(
+            f"tier {action.tier.label}; distance to liquidation {fmt_pct(action.distance_before)} -> "
+            f"{fmt_pct(action.expected_distance_after)} expected"
+        )
+    )
     out.append(Line(f"why: {action.reason}"))
     if note:
         out.append(Line(note, "i"))
-    out.append(Line(f"expires at {clock_str(expires_at)} UTC; when confirmed, the guard checks it again on fresh data",
-                    "i"))
+    out.append(
+        Line(f"expires at {clock_str(expires_at)} UTC; when confirmed, the guard checks it again on fresh data", "i")
+    )
     return out
 
 
@@ -215,8 +220,14 @@ def status_lines(name: str, risk: AccountRisk | None, now: float, problem: str |
         out.append(Line("no open positions", "i"))
         return out
     rows = [
-        (r.symbol + (" (hedge)" if r.is_hedge_leg else ""), r.side, fmt_pct(r.distance_pct),
-         fmt_num(r.distance_sigma, 1), r.tier.label, fmt_price(r.liquidation_price))
+        (
+            r.symbol + (" (hedge)" if r.is_hedge_leg else ""),
+            r.side,
+            fmt_pct(r.distance_pct),
+            fmt_num(r.distance_sigma, 1),
+            r.tier.label,
+            fmt_price(r.liquidation_price),
+        )
         for r in sorted(risk.positions, key=lambda r: (-r.tier, r.distance_pct if r.distance_pct is not None else 1e9))
     ]
     out.extend(pre(table(("symbol", "side", "dist", "σ", "tier", "liq"), rows)))
@@ -227,8 +238,12 @@ def position_detail(r: PositionRisk) -> list[Line]:
     out = [Line(f"{ICON[r.tier]} {r.account} {r.symbol} {r.side} ({r.margin_mode}): {r.tier.label.upper()}", "b")]
     out.append(Line(position_line(r)))
     mr = "n/a" if r.margin_ratio is None or r.margin_ratio != r.margin_ratio else f"{r.margin_ratio:.1%}"
-    out.append(Line(f"margin ratio {mr}; liquidation from {r.liquidation_source}; "
-                    f"volatility {r.volatility_annual:.0%}/yr; touch chance {r.touch_probability:.1%}"))
+    out.append(
+        Line(
+            f"margin ratio {mr}; liquidation from {r.liquidation_source}; "
+            f"volatility {r.volatility_annual:.0%}/yr; touch chance {r.touch_probability:.1%}"
+        )
+    )
     out.extend(Line(f"· {reason}") for reason in r.reasons)
     return out
 
@@ -241,9 +256,13 @@ def history_lines(rows: Sequence[ActionRow]) -> list[Line]:
         when = time.strftime("%m-%d %H:%M", time.gmtime(row.created_at))
         amount = f"{row.amount:.2f} {row.currency or ''}".strip() if row.kind == "top_up" else f"{row.amount:.6g}"
         by = f" by {row.requested_by}" if row.requested_by else ""
-        out.append(Line(f"#{row.id} {when} [{row.mode}] {row.kind} {amount} {row.account} {row.symbol} {row.side}: "
-                        f"{row.status} ({row.origin}{by}; dist {fmt_pct(row.distance_before)} -> "
-                        f"{fmt_pct(row.distance_after)})"))
+        out.append(
+            Line(
+                f"#{row.id} {when} [{row.mode}] {row.kind} {amount} {row.account} {row.symbol} {row.side}: "
+                f"{row.status} ({row.origin}{by}; dist {fmt_pct(row.distance_before)} -> "
+                f"{fmt_pct(row.distance_after)})"
+            )
+        )
         if row.error:
             out.append(Line(f"   error: {row.error}", "i"))
     return out
@@ -254,13 +273,24 @@ def tiers_lines(title: str, esc_cfg: EscalationSettings) -> list[Line]:
     rows = []
     for tier in ("watch", "warning", "danger", "critical"):
         every = esc_cfg.realert_every_s.get(tier, 0)
-        rows.append((tier, _cut(getattr(d, tier), "%"), _cut(getattr(s, tier), ""), _cut(getattr(m, tier), ""),
-                     fmt_age(every) if every else "never"))
+        rows.append(
+            (
+                tier,
+                _cut(getattr(d, tier), "%"),
+                _cut(getattr(s, tier), ""),
+                _cut(getattr(m, tier), ""),
+                fmt_age(every) if every else "never",
+            )
+        )
     out = [Line(title, "b")]
     out.extend(pre(table(("tier", "dist<=", "sigma<=", "mr>=", "re-alert"), rows)))
-    out.append(Line(f"hysteresis {esc_cfg.hysteresis_pct:g} pp / {esc_cfg.hysteresis_sigma:g} σ / "
-                    f"{esc_cfg.hysteresis_margin_ratio:g} mr; loud from {esc_cfg.loud_from}; "
-                    f"unassessable positions count as {esc_cfg.unknown_tier}"))
+    out.append(
+        Line(
+            f"hysteresis {esc_cfg.hysteresis_pct:g} pp / {esc_cfg.hysteresis_sigma:g} σ / "
+            f"{esc_cfg.hysteresis_margin_ratio:g} mr; loud from {esc_cfg.loud_from}; "
+            f"unassessable positions count as {esc_cfg.unknown_tier}"
+        )
+    )
     return out
 
 

@@ -12,8 +12,9 @@ Telegram is unreachable. After an outage, and for alerts left undelivered by a p
 (loaded at ``start``), alerts of the same position are coalesced: the newest one in full, the
 older ones as an "(earlier: ...)" digest in the same message.
 
-Every update passes an authorisation gate first (a ``TypeHandler`` in group -1): the user AND
-the chat must be allow-listed; anything else is journalled and dropped without an answer.
+Every update passes the authorisation gate first (``bot.notify.gate``, a ``TypeHandler`` in
+group -1): the user AND the chat must be allow-listed; anything else is journalled and dropped
+without an answer. Commands: ``bot.notify.commands``; confirmations: ``bot.notify.confirm``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
 import traceback
 import warnings
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from telegram import Bot, Update
@@ -37,7 +35,6 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -47,11 +44,13 @@ from telegram.ext import (
 )
 
 from bot.domain import Verdict
-from bot.journal import Alert, CommandRow
+from bot.journal import Alert
 from bot.logs import RedactingFilter, redact
 from bot.notify import commands
 from bot.notify.confirm import CALLBACK_RE, ConfirmationDesk, keyboard
-from bot.notify.formatting import Line, alert_lines, coalesced_lines, paginate
+from bot.notify.formatting import paginate
+from bot.notify.gate import Gate
+from bot.notify.outbox import MAX_PENDING, Outbox, Outgoing
 from bot.settings import Settings
 from bot.store import Store
 
@@ -60,37 +59,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 5000  # alerts held in memory; beyond that the oldest wait in the journal for the next start
-REJECTED_JOURNAL_MAX = 20  # rejected updates journalled per sender per window (a stranger cannot fill the disk)
-REJECTED_WINDOW_S = 600.0
 PLAIN_FALLBACK_LIMIT = 3500
-
-
-@dataclass
-class _Queued:
-    alert: Alert
-    key: int  # the journal id (negative when the journal write failed)
-    seq: int
-    remaining: set[int]  # chats that still have to get it
-    accepted: bool = False  # at least one chat got it
-
-
-@dataclass
-class _Prompt:
-    token: str
-    lines: list[Line]
-    expires_at: float
-    seq: int
-    remaining: set[int]
-
-
-@dataclass
-class _Outgoing:
-    lines: list[Line]
-    loud: bool
-    order: int
-    alerts: list[_Queued] = field(default_factory=list)
-    prompt: _Prompt | None = None
+POLLING_WARN_EVERY_S = 300.0
 
 
 def _seconds(error: RetryAfter) -> float:
@@ -103,8 +73,14 @@ def _seconds(error: RetryAfter) -> float:
 class TelegramConsole:
     """Notifier (``start`` / ``stop`` / ``submit``) that also owns the PTB Application."""
 
-    def __init__(self, settings: Settings, store: Store, engine_ref: Callable[[], Engine],
-                 *, clock: Callable[[], float] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        engine_ref: Callable[[], Engine],
+        *,
+        clock: Callable[[], float] | None = None,
+    ):
         if settings.telegram.token is None:
             raise ValueError("telegram.token is not set")
         self.settings = settings
@@ -117,25 +93,23 @@ class TelegramConsole:
         self._secrets = [s for s in (raw, raw.partition(":")[2]) if len(s) >= 6]
         self.desk = ConfirmationDesk(settings, store, engine_ref, self.clock, self.safe)
         self.retry_base_s = 0.5
-        self.max_backoff_s = 30.0
+        self.max_backoff_s = 10.0  # after an outage, queued alerts go out at most this long after Telegram is back
         self.sweep_every_s = min(5.0, max(0.25, self.cfg.confirm_ttl_s / 4))
         self.flush_on_stop_s = 3.0
         self.bot_ready = asyncio.Event()  # the Bot answered getMe: sending works
         self.ready = asyncio.Event()  # polling runs: commands are received
-        self._pending: dict[int, _Queued] = {}
-        self._prompts: dict[str, _Prompt] = {}
-        self._seq = itertools.count()
-        self._synthetic = itertools.count(-1, -1)
+        self.outbox = Outbox(self.cfg.chat_ids)
         self._wake = asyncio.Event()
         self._backlog = False  # coalesce per position while catching up after an outage or a restart
         self._failures = 0
         self._retry_after = 0.0
-        self._polling_down = False
+        self._polling_warned_at: float | None = None
+        self._commands_published = False
         self._tasks: list[asyncio.Task[None]] = []
         self._app: Application | None = None
         self._redactor = RedactingFilter(self._secrets)
         self._filtered: list[logging.Logger] = []
-        self._rejected: dict[int | None, deque[float]] = {}
+        self.gate = Gate(self.cfg, store, self.clock)
 
     @property
     def engine(self) -> Engine:
@@ -143,18 +117,20 @@ class TelegramConsole:
 
     @property
     def queued(self) -> int:
-        return len(self._pending)
+        return len(self.outbox)
 
     def safe(self, error: BaseException) -> str:
-        """An exception as text with the token removed (PTB's InvalidToken message contains it)."""
-        return redact(f"{type(error).__name__}: {error}", self._secrets)
+        """An exception as one short line with the token removed (PTB's InvalidToken message
+        contains it; a 502 error contains the whole HTML page)."""
+        text = redact(" ".join(f"{type(error).__name__}: {error}".split()), self._secrets)
+        return text if len(text) <= 240 else text[:239] + "…"
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._install_redaction()
         try:
-            restored = self.store.undelivered_alerts()
+            restored = self.store.undelivered_alerts(limit=MAX_PENDING)
         except Exception:
             log.exception("could not read undelivered alerts from the journal")
             restored = []
@@ -165,8 +141,10 @@ class TelegramConsole:
             log.info("%d alert(s) from before were not delivered yet; sending them", len(restored))
         self.engine.confirmations = self._on_rule_confirmation
         self._app = self._build()
-        self._tasks = [asyncio.create_task(coro, name=f"telegram-{name}") for name, coro in
-                       (("bring-up", self._bring_up()), ("sender", self._sender()), ("sweeper", self._sweeper()))]
+        self._tasks = [
+            asyncio.create_task(coro, name=f"telegram-{name}")
+            for name, coro in (("bring-up", self._bring_up()), ("sender", self._sender()), ("sweeper", self._sweeper()))
+        ]
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -174,8 +152,7 @@ class TelegramConsole:
                 self.engine.confirmations = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.flush_on_stop_s
-        while (self._pending or self._prompts) and self.bot_ready.is_set() and not self._failures \
-                and loop.time() < deadline:
+        while self.outbox and self.bot_ready.is_set() and not self._failures and loop.time() < deadline:
             await asyncio.sleep(0.05)  # let what is queued go out while Telegram answers
         for task in self._tasks:
             task.cancel()
@@ -186,8 +163,8 @@ class TelegramConsole:
                 await asyncio.wait_for(self._shutdown(self._app), timeout=10)
             except Exception as e:
                 log.warning("Telegram shutdown incomplete: %s", self.safe(e))
-        if self._pending:
-            log.info("%d alert(s) not delivered; they stay in the journal for the next start", len(self._pending))
+        if self.outbox.alerts:
+            log.info("%d alert(s) not delivered; they stay in the journal for the next start", len(self.outbox.alerts))
         self._remove_redaction()
 
     @staticmethod
@@ -197,6 +174,7 @@ class TelegramConsole:
         if app.running:
             await app.stop()
         await app.shutdown()
+        await app.bot.shutdown()  # closes the HTTP clients even when initialize() never completed
 
     def _build(self) -> Application:
         base = self.cfg.base_url.rstrip("/")
@@ -217,13 +195,17 @@ class TelegramConsole:
         if base.endswith("/bot"):
             builder = builder.base_file_url(base[: -len("/bot")] + "/file/bot")
         app = builder.build()
-        app.add_handler(TypeHandler(Update, self._gate), group=-1)
+        app.add_handler(TypeHandler(Update, self.gate), group=-1)
         for cmd in commands.REGISTRY:
             callback = commands.callback_for(cmd, self)
             app.add_handler(CommandHandler(cmd.name, callback, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CallbackQueryHandler(self.desk.on_press, pattern=CALLBACK_RE))
-        app.add_handler(MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE,
-                                       functools.partial(commands.unknown_command, self)))
+        app.add_handler(
+            MessageHandler(
+                filters.COMMAND & filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE,
+                functools.partial(commands.unknown_command, self),
+            )
+        )
         app.add_error_handler(self._on_error)
         return app
 
@@ -248,8 +230,10 @@ class TelegramConsole:
         while True:
             try:
                 await app.updater.start_polling(
-                    timeout=max(1, round(self.cfg.poll_timeout_s)), drop_pending_updates=True,
-                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], error_callback=self._polling_error,
+                    timeout=max(1, round(self.cfg.poll_timeout_s)),
+                    drop_pending_updates=True,
+                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                    error_callback=self._polling_error,
                 )
                 break
             except TelegramError as e:
@@ -258,25 +242,15 @@ class TelegramConsole:
                 delay = min(delay * 2, max(self.max_backoff_s, 1.0))
         await app.start()
         self.ready.set()
-        log.info("Telegram console running: %d chat(s), %d user(s) allowed", len(self.cfg.chat_ids),
-                 len(self.cfg.user_ids))
-        try:
-            await app.bot.set_my_commands(commands.bot_commands())
-        except TelegramError as e:
-            log.warning("could not publish the command list: %s", self.safe(e))
+        log.info(
+            "Telegram console running: %d chat(s), %d user(s) allowed", len(self.cfg.chat_ids), len(self.cfg.user_ids)
+        )
 
     # -- alerts out -------------------------------------------------------------------------------
 
     def submit(self, alert: Alert) -> None:
         try:
-            key = alert.id if alert.id is not None else next(self._synthetic)
-            if key in self._pending:
-                return
-            if len(self._pending) >= MAX_PENDING:
-                oldest = min(self._pending.values(), key=lambda q: q.seq)
-                del self._pending[oldest.key]
-                log.warning("alert queue full: alert #%s waits in the journal for the next start", oldest.key)
-            self._pending[key] = _Queued(alert, key, next(self._seq), set(self.cfg.chat_ids))
+            self.outbox.add_alert(alert)
             self._wake.set()
         except Exception:
             log.exception("could not queue an alert (it stays undelivered in the journal)")
@@ -288,8 +262,7 @@ class TelegramConsole:
             if made is None:
                 return
             row, text = made
-            self._prompts[row.token] = _Prompt(row.token, text, row.expires_at, next(self._seq),
-                                               set(self.cfg.chat_ids))
+            self.outbox.add_prompt(row.token, text, row.expires_at)
             self._wake.set()
         except Exception:
             log.exception("could not ask for a confirmation")
@@ -318,11 +291,9 @@ class TelegramConsole:
     async def _flush(self) -> bool:
         """One pass over the queue, chat by chat. False: Telegram is unreachable, try later."""
         assert self._app is not None
-        now = self.clock()
-        for token in [t for t, p in self._prompts.items() if p.expires_at <= now]:
-            del self._prompts[token]
+        self.outbox.drop_expired_prompts(self.clock())
         for chat in self.cfg.chat_ids:
-            for out in self._batch_for(chat):
+            for out in self.outbox.batch_for(chat, coalesce=self._backlog):
                 try:
                     await self._deliver(self._app.bot, chat, out)
                 except RetryAfter as e:
@@ -337,31 +308,21 @@ class TelegramConsole:
                     self._outage(e)
                     return False
                 self._settle(chat, out, sent=True)
-        if not self._pending and not self._prompts:
+        if not self.outbox:
             self._backlog = False
+        if not self._commands_published:
+            try:  # the menu of commands in Telegram's UI, from the same registry as /help
+                await self._app.bot.set_my_commands(commands.bot_commands())
+            except BadRequest as e:
+                log.error("Telegram refused the command list: %s", self.safe(e))
+            except TelegramError as e:
+                self._outage(e)
+                return False
+            self._commands_published = True
         return True
 
-    def _batch_for(self, chat: int) -> list[_Outgoing]:
-        queued = sorted((q for q in self._pending.values() if chat in q.remaining), key=lambda q: q.seq)
-        groups: list[list[_Queued]] = []
-        by_position: dict[tuple[str | None, str], list[_Queued]] = {}
-        for q in queued:
-            if self._backlog and q.alert.position_key:
-                by_position.setdefault((q.alert.account, q.alert.position_key), []).append(q)
-            else:
-                groups.append([q])
-        groups.extend(by_position.values())
-        out = [
-            _Outgoing(coalesced_lines([q.alert for q in g]) if len(g) > 1 else alert_lines(g[0].alert),
-                      loud=any(q.alert.loud for q in g), order=g[-1].seq, alerts=g)
-            for g in groups
-        ]
-        out.extend(_Outgoing(p.lines, loud=True, order=p.seq, prompt=p) for p in self._prompts.values()
-                   if chat in p.remaining)
-        return sorted(out, key=lambda o: o.order)
-
-    async def _deliver(self, bot: Bot, chat: int, out: _Outgoing) -> None:
-        ids = [q.key for q in out.alerts if q.key > 0]
+    async def _deliver(self, bot: Bot, chat: int, out: Outgoing) -> None:
+        ids = out.journal_ids
         if ids:
             try:
                 self.store.note_attempt(ids)
@@ -370,44 +331,46 @@ class TelegramConsole:
         markup = keyboard(out.prompt.token) if out.prompt is not None else None
         try:
             parts, parse_mode = paginate(out.lines), ParseMode.HTML
-            sent = [await bot.send_message(chat, part, parse_mode=parse_mode, disable_notification=not out.loud,
-                                           reply_markup=markup if i == len(parts) - 1 else None)
-                    for i, part in enumerate(parts)]
+            sent = [
+                await bot.send_message(
+                    chat,
+                    part,
+                    parse_mode=parse_mode,
+                    disable_notification=not out.loud,
+                    reply_markup=markup if i == len(parts) - 1 else None,
+                )
+                for i, part in enumerate(parts)
+            ]
         except BadRequest as e:
             if "parse entities" not in str(e).lower() and "too long" not in str(e).lower():
                 raise
             log.error("Telegram refused our HTML (%s); sending the alert as plain text", self.safe(e))
             parts = paginate(out.lines, PLAIN_FALLBACK_LIMIT, as_html=False)
-            sent = [await bot.send_message(chat, part, disable_notification=not out.loud,
-                                           reply_markup=markup if i == len(parts) - 1 else None)
-                    for i, part in enumerate(parts)]
+            sent = [
+                await bot.send_message(
+                    chat, part, disable_notification=not out.loud, reply_markup=markup if i == len(parts) - 1 else None
+                )
+                for i, part in enumerate(parts)
+            ]
         if out.prompt is not None and sent:
             self.desk.remember(out.prompt.token, chat, sent[-1].message_id)
 
-    def _settle(self, chat: int, out: _Outgoing, *, sent: bool) -> None:
-        done: list[int] = []
-        for q in out.alerts:
-            q.remaining.discard(chat)
-            q.accepted = q.accepted or sent
-            if not q.remaining:
-                self._pending.pop(q.key, None)
-                if q.accepted and q.key > 0:  # refused everywhere: stays undelivered in the journal
-                    done.append(q.key)
+    def _settle(self, chat: int, out: Outgoing, *, sent: bool) -> None:
+        done = self.outbox.settle(chat, out, sent=sent)
         if done:
             try:
                 self.store.mark_delivered(done, self.clock())
             except Exception:
                 log.warning("could not mark %d alert(s) delivered in the journal", len(done))
-        if out.prompt is not None:
-            out.prompt.remaining.discard(chat)
-            if not out.prompt.remaining:
-                self._prompts.pop(out.prompt.token, None)
 
     def _outage(self, error: TelegramError) -> None:
         self._backlog = True
         if self._failures == 0:
-            log.warning("Telegram unreachable (%s): %d alert(s) queued, retrying with backoff", self.safe(error),
-                        len(self._pending))
+            log.warning(
+                "Telegram unreachable (%s): %d alert(s) queued, retrying with backoff",
+                self.safe(error),
+                len(self.outbox.alerts),
+            )
         else:
             log.debug("Telegram still unreachable: %s", self.safe(error))
 
@@ -423,39 +386,12 @@ class TelegramConsole:
 
     # -- updates in -------------------------------------------------------------------------------
 
-    async def _gate(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Deny by default: only allow-listed users in allow-listed chats get past this."""
-        if isinstance(update, Update):
-            user, chat = update.effective_user, update.effective_chat
-            if user is not None and chat is not None and user.id in self.cfg.user_ids and chat.id in self.cfg.chat_ids:
-                self._polling_down = False
-                return
-            self._journal_rejected(update)
-        raise ApplicationHandlerStop
-
-    def _journal_rejected(self, update: Update) -> None:
-        user, chat, msg = update.effective_user, update.effective_chat, update.effective_message
-        now, key = self.clock(), user.id if user is not None else None
-        recent = self._rejected.setdefault(key, deque())
-        while recent and now - recent[0] > REJECTED_WINDOW_S:
-            recent.popleft()
-        if len(recent) >= REJECTED_JOURNAL_MAX:
-            return
-        if len(self._rejected) > 1000:
-            self._rejected = {key: recent}
-        recent.append(now)
-        text = "[button]" if update.callback_query is not None else (msg.text or "[message]") if msg else "[update]"
-        log.warning("ignored an update from user %s in chat %s: not allow-listed", key, chat.id if chat else None)
-        try:
-            self.store.record_command(CommandRow(ts=now, chat_id=chat.id if chat else None, user_id=key,
-                                                 username=user.username if user else None, text=text[:200],
-                                                 accepted=False, outcome="rejected: not allow-listed"))
-        except Exception:
-            log.exception("could not journal a rejected update")
-
     def _polling_error(self, error: TelegramError) -> None:
-        if not self._polling_down:
-            self._polling_down = True
+        """PTB's updater retries getUpdates by itself (backoff up to 30 s); we only log, once
+        every few minutes at WARNING, so an outage does not flood the log."""
+        now = self.clock()
+        if self._polling_warned_at is None or now - self._polling_warned_at > POLLING_WARN_EVERY_S:
+            self._polling_warned_at = now
             log.warning("Telegram polling failed (%s); commands wait until it is back", self.safe(error))
         else:
             log.debug("Telegram polling still failing: %s", self.safe(error))

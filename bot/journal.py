@@ -38,7 +38,7 @@ class Alert(SQLModel, table=True):
     account: str | None = Field(default=None, index=True)
     symbol: str | None = None
     position_key: str | None = None
-    # escalation | deescalation | realert | action | failure | untrusted | system
+    # escalation | deescalation | realert | gone | action | failure | notice | system
     kind: str
     tier: str | None = None
     previous_tier: str | None = None

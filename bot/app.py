@@ -29,7 +29,9 @@ def make_adapter(
         return PaperExchange(account.name, account.paper, hedge_mode=account.hedge_mode, clock=clock)
     from bot.exchanges.ccxt_adapter import CcxtAdapter  # slow import: only for real venues
 
-    return CcxtAdapter(account, settings.poll, clock=clock)
+    return CcxtAdapter(
+        account, settings.poll, clock=clock, max_slippage_pct=settings.guard_for(account).max_slippage_pct
+    )
 
 
 def make_notifier(settings: Settings, store: Store, engine_ref: Callable[[], Engine]) -> Notifier:

@@ -137,6 +137,30 @@ def history(
         render_history(report, out_console())
 
 
+@app.command()
+def settle(
+    action_id: Annotated[int, typer.Argument(help="journal id of the open action (see `history`)")],
+    outcome: Annotated[str, typer.Argument(help="done or failed: what the exchange's own history shows")],
+    note: Annotated[str, typer.Option(help="why (kept in the journal)")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Settle an action whose outcome the exchange could not tell us. Until then the account
+    takes no new action; check the exchange first. Works while the daemon runs."""
+    err = err_console()
+    settings, _ = load_or_exit(config, err)
+    from bot.store import Store
+
+    store = Store(settings.database.path)
+    try:
+        row = store.settle_manually(action_id, outcome, note)
+    except (KeyError, ValueError) as e:
+        err.print(f"cannot settle: {e.args[0]}")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    Console().print(f"action #{row.id} ({row.kind} {row.account} {row.symbol}) settled as {row.status}")
+
+
 @config_app.command("check")
 def config_check(
     config: ConfigOpt = None,

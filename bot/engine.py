@@ -94,7 +94,7 @@ class Engine(TraderControls):
         self.clock = clock
         self.mode: Literal["paper", "live"] = settings.mode
         self.executor = Executor(
-            store, self.adapters, clock=clock, action_timeout_s=settings.poll.request_timeout_s * 3
+            store, self.adapters, clock=clock, request_timeout_s=settings.poll.request_timeout_s
         )
         self.accounts = {a.name: a for a in settings.accounts if a.enabled}
         self._assess_cfg = {name: assess_config(settings, a) for name, a in self.accounts.items()}
@@ -114,6 +114,8 @@ class Engine(TraderControls):
         self._last_heartbeat = 0.0
         self._verify: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._memos_unsaved: set[str] = set()
+        self._hedge_legs: dict[str, set[tuple[str, str]]] = {}
+        self._refresh_hedge_legs()
         self._unsaved_alerts: list[Alert] = []
         self.confirmations: Callable[[Verdict], object] | None = None  # set by the Telegram console
         # Liveness hooks (set by run_daemon): proof the loop moves, and "a cycle went well".
@@ -212,6 +214,7 @@ class Engine(TraderControls):
             last_marks=self.marks[account],
             volatility=self._volatility_view(account, snapshot),
         )
+        snapshot = self._mark_hedge_legs(snapshot)
         risk = assess(snapshot, cfg, now, memory)
         result.risk = risk
         self._remember(account, snapshot, risk, now)
@@ -272,6 +275,25 @@ class Engine(TraderControls):
         self.backoff_until.pop(account, None)
         self.snapshots[account] = snapshot
         return snapshot
+
+    def _mark_hedge_legs(self, snapshot: AccountSnapshot) -> AccountSnapshot:
+        """Positions that are hedge legs we opened (known from the journal, so also after a
+        restart) are marked, so rules never treat a hedge as a position to protect."""
+        legs = self._hedge_legs.get(snapshot.account)
+        if not legs:
+            return snapshot
+        marked = tuple(
+            replace(p, is_hedge_leg=True) if (p.symbol, p.side) in legs and not p.is_hedge_leg else p
+            for p in snapshot.positions
+        )
+        return replace(snapshot, positions=marked)
+
+    def _refresh_hedge_legs(self) -> None:
+        legs: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for (account, symbol, side), contracts in self.store.open_hedge_legs().items():
+            if contracts > 0:
+                legs[account].add((symbol, side))
+        self._hedge_legs = legs
 
     def _snapshot_failed(self, account: str, result: CycleResult, e: Exception, now: float) -> None:
         """Back off this account (others keep being guarded); tell the trader if it lasts."""
@@ -438,7 +460,7 @@ class Engine(TraderControls):
         guard_cfg = self.settings.guard_for(acc)
         taker_fee = self._taker_fee(account)
         gctx: guard.GuardContext | None = None  # read from the journal only once something is proposed
-        hedged = self.hedged_contracts(account) if any(r.strategy == "hedge" for r in rules) else {}
+        hedged = dict(self.hedged_contracts(account)) if any(r.strategy == "hedge" for r in rules) else {}
         for position_risk in sorted(risk.positions, key=lambda r: -r.tier):
             if position_risk.is_hedge_leg:
                 continue
@@ -498,7 +520,8 @@ class Engine(TraderControls):
                     result.actions.append(row)
                     if row.status != "done":
                         return  # a failed or unknown action stops further actions this cycle
-                    gctx = gctx.after(row.position_key, row.kind, row.quote_value)
+                    gctx = gctx.after(row.position_key, row.kind, row.quote_value, row.filled or row.amount)
+                    hedged = dict(gctx.hedged_contracts)  # the next ask sees the leg just opened/closed
                     projected = projected_next
                     if after_risk is None:
                         break
@@ -566,6 +589,8 @@ class Engine(TraderControls):
                 ),
             )
             return None
+        if row.kind in ("hedge", "unwind") and row.status in ("done", "unknown"):
+            self._refresh_hedge_legs()
         if row.id is not None and row.status == "done":
             self._verify[row.account].append((row.id, row.position_key))
         self._emit(

@@ -69,12 +69,12 @@ class Executor:
         adapters: Mapping[str, ExchangeAdapter],
         *,
         clock: Callable[[], float] = time.time,
-        action_timeout_s: float = 60.0,
+        request_timeout_s: float = 10.0,
     ):
         self.store = store
         self.adapters = adapters
         self.clock = clock
-        self.action_timeout_s = action_timeout_s
+        self.request_timeout_s = request_timeout_s
         # Accounts with intents whose outcome is open, so a quiet cycle skips the journal query.
         self.open_accounts: set[str] = {row.account for row in store.open_actions()}
         # Results the journal could not take yet (locked database): written at the next reconcile.
@@ -134,13 +134,23 @@ class Executor:
         else:
             self.open_accounts.discard(account)
 
+    def time_budget(self, action: Action) -> float:
+        """Seconds an action may take: one request timeout per call it makes, plus slack. A
+        transfer before the add-margin, or putting released margin back after a reduce, are
+        extra calls; cutting such an action short would leave it half done."""
+        calls = 2
+        if action.kind is ActionKind.TOP_UP and action.source in ("spot", "funding"):
+            calls += 2
+        if action.retain_margin:
+            calls += 3
+        return self.request_timeout_s * (calls + 1)
+
     async def _send(self, venue: ExchangeAdapter, action: Action, client_id: str) -> ActionResult:
+        budget = self.time_budget(action)
         try:
-            return await asyncio.wait_for(venue.execute(action, client_id), timeout=self.action_timeout_s)
+            return await asyncio.wait_for(venue.execute(action, client_id), timeout=budget)
         except TimeoutError:
-            return ActionResult(
-                status="unknown", error=f"no answer within {self.action_timeout_s:.0f}s", error_kind="unknown"
-            )
+            return ActionResult(status="unknown", error=f"no answer within {budget:.0f}s", error_kind="unknown")
         except OutcomeUnknown as e:
             return ActionResult(status="unknown", error=str(e), error_kind="unknown")
         except ActionRejected as e:
@@ -178,7 +188,7 @@ class Executor:
                 try:
                     result = await asyncio.wait_for(
                         self._venue_for(action).reconcile(action, row.client_id, row.created_at),
-                        timeout=self.action_timeout_s,
+                        timeout=self.request_timeout_s * 4,
                     )
                 except (Transient, OutcomeUnknown, TimeoutError) as e:
                     log.warning("reconcile %s: %s", row.client_id, e or "timed out")

@@ -55,10 +55,16 @@ class GuardContext:
     spent_this_cycle: Mapping[str, float] = field(default_factory=dict)
     needs_confirmation: bool = False
 
-    def after(self, position_key: str, kind: str, quote_value: float) -> GuardContext:
-        """The context once an action of this cycle went out."""
+    def after(self, position_key: str, kind: str, quote_value: float, contracts: float = 0.0) -> GuardContext:
+        """The context once an action of this cycle went out (``contracts``: what it filled)."""
+        hedged = dict(self.hedged_contracts)
+        if kind == ActionKind.HEDGE.value:
+            hedged[position_key] = hedged.get(position_key, 0.0) + contracts
+        elif kind == ActionKind.UNWIND.value:
+            hedged[position_key] = max(0.0, hedged.get(position_key, 0.0) - contracts)
         if kind not in (ActionKind.TOP_UP.value, ActionKind.HEDGE.value):
-            return self  # reduces and unwinds move no collateral and add no exposure
+            # reduces and unwinds move no collateral and add no exposure
+            return replace(self, hedged_contracts=hedged)
         cycle = dict(self.spent_this_cycle)
         cycle[position_key] = cycle.get(position_key, 0.0) + quote_value
         return replace(
@@ -66,6 +72,7 @@ class GuardContext:
             spent_today_account=self.spent_today_account + quote_value,
             spent_today_global=self.spent_today_global + quote_value,
             spent_this_cycle=cycle,
+            hedged_contracts=hedged,
         )
 
 

@@ -220,6 +220,26 @@ class Store:
                 s.add(row)
                 s.commit()
 
+    def settle_manually(self, action_id: int, status: str, note: str) -> ActionRow:
+        """The trader's verdict on an action whose outcome the venue could not tell us (after
+        checking the exchange's own history). Only open rows can be settled."""
+        if status not in ("done", "failed"):
+            raise ValueError("status must be done or failed")
+        with self.session() as s:
+            row = s.get(ActionRow, action_id)
+            if row is None:
+                raise KeyError(f"no action #{action_id}")
+            if row.status not in OPEN_STATUSES:
+                raise ValueError(f"action #{action_id} is already {row.status}")
+            row.status = status
+            row.error_kind = "manual"
+            row.error = f"settled by hand: {note}" if note else "settled by hand"
+            row.updated_at = self.clock()
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
     def open_actions(self, account: str | None = None) -> list[ActionRow]:
         """Intents whose outcome is not known yet: they block new actions until reconciled."""
         with self.session() as s:
@@ -300,6 +320,21 @@ class Store:
                 net[r.position_key] = net.get(r.position_key, 0.0) + sign * (
                     r.filled if r.filled is not None else r.amount
                 )
+        return {k: v for k, v in net.items() if v > 1e-12}
+
+    def open_hedge_legs(self) -> dict[tuple[str, str, str], float]:
+        """(account holding the leg, symbol, leg side) -> contracts of hedge legs we opened and
+        have not unwound, across all accounts."""
+        with self.session() as s:
+            q = select(ActionRow).where(
+                col(ActionRow.kind).in_(("hedge", "unwind")), col(ActionRow.status).in_(("done", "unknown"))
+            )
+            net: dict[tuple[str, str, str], float] = {}
+            for r in s.exec(q):
+                leg_side = "short" if r.side == "long" else "long"
+                key = (r.hedge_account or r.account, r.symbol, leg_side)
+                sign = 1.0 if r.kind == "hedge" else -1.0
+                net[key] = net.get(key, 0.0) + sign * (r.filled if r.filled is not None else r.amount)
         return {k: v for k, v in net.items() if v > 1e-12}
 
     # -- commands and confirmations -----------------------------------------------------------

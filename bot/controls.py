@@ -133,6 +133,7 @@ class TraderControls:
             inverse=p.inverse,
             distance_before=position_risk.distance_pct,
             retain_margin=kind is ActionKind.REDUCE and p.margin_mode == "isolated",
+            collateral_before=p.collateral,
             hedge_account=self.accounts[account].hedge_account if kind is ActionKind.HEDGE else None,
             origin="command",
         )

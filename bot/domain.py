@@ -216,6 +216,9 @@ class Action:
     target_distance_pct: float | None = None
     expected_distance_after: float | None = None
     retain_margin: bool = False  # isolated reduce: put the released margin back in
+    # The position's isolated wallet when the action was planned: journalled with the intent so a
+    # restarted process can tell whether an add-margin happened at venues without margin history.
+    collateral_before: float | None = None
     hedge_account: str | None = None
     origin: Literal["rule", "command"] = "rule"
 

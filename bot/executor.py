@@ -57,6 +57,7 @@ def action_from_row(row: ActionRow) -> Action:
         contract_size=row.contract_size,
         inverse=row.inverse,
         retain_margin=row.retain_margin,
+        collateral_before=row.collateral_before,
         hedge_account=row.hedge_account,
         origin=cast(Literal["rule", "command"], row.origin),
     )

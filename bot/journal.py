@@ -66,6 +66,7 @@ class ActionRow(SQLModel, table=True):
     source: str | None = None
     margin_mode: str = "isolated"
     retain_margin: bool = False
+    collateral_before: float | None = None
     hedge_account: str | None = None
     rule: str
     origin: str = "rule"

@@ -171,6 +171,7 @@ class Store:
             source=action.source,
             margin_mode=action.margin_mode,
             retain_margin=action.retain_margin,
+            collateral_before=action.collateral_before,
             hedge_account=action.hedge_account,
             rule=action.rule,
             origin=action.origin,

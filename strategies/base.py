@@ -74,4 +74,5 @@ def base_action_fields(risk: PositionRisk, ctx: PlanContext, strategy: str) -> d
         "contract_size": p.contract_size,
         "inverse": p.inverse,
         "distance_before": risk.distance_pct,
+        "collateral_before": p.collateral,
     }

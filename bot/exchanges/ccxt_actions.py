@@ -391,9 +391,9 @@ class LiveActions:
 
     async def _added_by_prestate(self, a: Action, client_id: str, amount: float) -> bool | None:
         """No margin history at this venue: compare the isolated wallet with the one before."""
-        before = self._pre.get(client_id)
+        before = self._pre.get(client_id, a.collateral_before)  # journalled with the intent: survives restarts
         if before is None:
-            return None  # not known (e.g. after a restart): the trader decides
+            return None  # not known: the trader decides
         position = next((p for p in await self._positions() if p.key == a.position_key), None)
         if position is None or position.collateral is None:
             return None

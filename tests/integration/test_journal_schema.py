@@ -21,7 +21,7 @@ def test_migrations_match_the_models_and_wal_is_on(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(tmp_path / "j.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
 
 
 def test_reopening_an_existing_journal_is_idempotent(tmp_path: Path) -> None:

@@ -121,6 +121,9 @@ class CcxtAdapter(LiveActions):
             text = text.replace(secret, "***")
         text = re.sub(r"(https?://[^\s?\"']+)\?[^\s\"']*", r"\1", text)  # signed query strings
         text = re.sub(r"(?i)(signature|sign)=[^&\s\"']+", r"\1=***", text)
+        # One bounded line: a venue's HTML error page is noise in a log and an alert.
+        text = re.sub(r"<[^>]*>", " ", text)
+        text = " ".join(text.split())
         return f"{type(e).__name__}: {text[:300]}"
 
     def _retry_after(self, e: Exception) -> float | None:

@@ -28,6 +28,18 @@ app = typer.Typer(
 config_app = typer.Typer(no_args_is_help=True, help="Configuration commands.")
 app.add_typer(config_app, name="config")
 
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def stress(ctx: typer.Context) -> None:
+    """Replay real crashes against guard policies (see `marginguard stress --help`)."""
+    from bot.stress.command import stress_app  # imported here: the replay stack is heavy
+
+    stress_app(args=list(ctx.args), prog_name="marginguard stress")
+
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (default: see docs)")]
 EXIT_CONFIG = 2
 

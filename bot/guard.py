@@ -14,7 +14,7 @@ answers with a ``Verdict``. Rules, in the order they are checked:
    larger than the position, unwind only what we hedged; a top-up moves no exposure
 8. caps: money moved (top-ups) and exposure added (hedges) are capped per action (i.e. per
    position per cycle, however many legs), per account per UTC day and globally per UTC day;
-   a reduce may close at most ``max_reduce_pct_per_action`` of a position at once. Actions
+   a reduce may close at most ``max_reduce_pct_per_action`` of a position per poll. Actions
    are *clipped* to what the caps allow; clipped below the dust limit they are refused.
 9. mode: paper unless ``mode: live``; live actions from a rule with ``confirm: true`` (and
    manual commands not pre-authorised) need a confirmation first.
@@ -53,6 +53,7 @@ class GuardContext:
     # What this cycle already moved per position: the per-action cap holds for the whole
     # response to one observation, however many legs it takes.
     spent_this_cycle: Mapping[str, float] = field(default_factory=dict)
+    reduced_this_cycle: Mapping[str, float] = field(default_factory=dict)  # contracts closed, per position
     needs_confirmation: bool = False
 
     def after(self, position_key: str, kind: str, quote_value: float, contracts: float = 0.0) -> GuardContext:
@@ -62,8 +63,12 @@ class GuardContext:
             hedged[position_key] = hedged.get(position_key, 0.0) + contracts
         elif kind == ActionKind.UNWIND.value:
             hedged[position_key] = max(0.0, hedged.get(position_key, 0.0) - contracts)
+        if kind == ActionKind.REDUCE.value:
+            reduced = dict(self.reduced_this_cycle)
+            reduced[position_key] = reduced.get(position_key, 0.0) + contracts
+            return replace(self, hedged_contracts=hedged, reduced_this_cycle=reduced)
         if kind not in (ActionKind.TOP_UP.value, ActionKind.HEDGE.value):
-            # reduces and unwinds move no collateral and add no exposure
+            # unwinds move no collateral and add no exposure
             return replace(self, hedged_contracts=hedged)
         cycle = dict(self.spent_this_cycle)
         cycle[position_key] = cycle.get(position_key, 0.0) + quote_value
@@ -161,7 +166,10 @@ def _apply_caps(
     per_unit = action.quote_value / action.amount  # settlement currency per unit of amount
     if action.kind is ActionKind.REDUCE:
         if position is not None:
-            most = position.contracts * cfg.max_reduce_pct_per_action / 100.0
+            # Per poll, like the money caps: the share is of the position as it was before this
+            # poll's reduces (``position`` is already projected after them).
+            already = ctx.reduced_this_cycle.get(action.position_key, 0.0)
+            most = max(0.0, (position.contracts + already) * cfg.max_reduce_pct_per_action / 100.0 - already)
             if amount > most:
                 amount = most
                 notes.append(f"at most {cfg.max_reduce_pct_per_action:g}% of the position per reduce")
@@ -176,6 +184,8 @@ def _apply_caps(
         if action.quote_value > limit:
             amount = limit / per_unit if per_unit > 0 else 0.0
             notes.append(f"{which} allows {limit:.2f}")
+    if amount <= 0.0:
+        return None, notes  # a cap is used up: its note says which
     if amount * per_unit < cfg.min_action_quote:
         notes.append(f"below the minimum action size ({cfg.min_action_quote:g})")
         return None, notes

@@ -176,9 +176,12 @@ class RuleSettings(_Model):
 
 
 def _default_rules() -> list[RuleSettings]:
+    # Deleverage early (warning -> 15 %), top up as the fallback (danger -> 15 %): replayed through
+    # real crashes at 1h this survives more episodes than top-up-first, adds no collateral, and
+    # loses the least against holding (docs/stress.md).
     return [
-        RuleSettings(name="top-up", strategy="top_up", at="danger", target_distance_pct=12),
-        RuleSettings(name="deleverage", strategy="deleverage", at="critical", target_distance_pct=8),
+        RuleSettings(name="deleverage", strategy="deleverage", at="warning", target_distance_pct=15),
+        RuleSettings(name="top-up", strategy="top_up", at="danger", target_distance_pct=15),
     ]
 
 

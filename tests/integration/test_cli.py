@@ -38,7 +38,6 @@ def test_demo_shows_escalation_and_protection_then_history_shows_its_journal(tmp
         "escalated to watch",
         "escalated to warning",
         "escalated to danger",
-        "escalated to critical",
         "top-up",
         "reduce",
         "SURVIVED",
@@ -51,7 +50,7 @@ def test_demo_shows_escalation_and_protection_then_history_shows_its_journal(tmp
     kinds = {a["kind"] for a in report["actions"]}
     assert {"top_up", "reduce"} <= kinds
     assert all(a["status"] == "done" and a["mode"] == "paper" for a in report["actions"])
-    assert any(a["kind"] == "escalation" and a["tier"] == "critical" for a in report["alerts"])
+    assert any(a["kind"] == "escalation" and a["tier"] == "danger" for a in report["alerts"])
     human = mg("history", cwd=tmp_path)
     assert human.returncode == 0 and "top_up" in human.stdout
 

@@ -243,8 +243,13 @@ def test_reduce_limited_by_share_not_by_money() -> None:
     v = review(act(ActionKind.REDUCE, 1.5), risk(contracts=2.0), spent, CFG)
     assert v.allowed and v.action.amount == pytest.approx(1.0)  # 50 % of the position
     assert "50% of the position" in v.reason
-    # a reduce spends nothing
-    assert spent.after(KEY, ActionKind.REDUCE.value, 45_000.0) == spent
+    # a reduce spends nothing...
+    after = spent.after(KEY, ActionKind.REDUCE.value, 45_000.0, 0.9)
+    assert (after.spent_today_account, after.spent_today_global, after.spent_this_cycle) == (
+        spent.spent_today_account, spent.spent_today_global, spent.spent_this_cycle)
+    # ...but the share it closed counts for the rest of the poll: 0.9 of 2.0 closed, 0.1 left of 50 %
+    v = review(act(ActionKind.REDUCE, 0.5), risk(contracts=1.1), after, CFG)
+    assert v.allowed and v.action.amount == pytest.approx(0.1)
     # but dust is dust
     refused(review(act(ActionKind.REDUCE, 0.00005), risk(contracts=2.0), ctx(), CFG), "caps")
 

@@ -25,6 +25,7 @@ from typing import ClassVar, Protocol
 from bot.assess import CollateralTerms, collateral_terms
 from bot.domain import AccountSnapshot, Action, Position, PositionRisk
 from bot.risk.escalation import RiskTier
+from bot.risk.tiers import TierTable
 from bot.settings import RuleSettings
 
 
@@ -51,6 +52,29 @@ class PlanContext:
 
     def fires(self) -> bool:
         return self.rule.enabled and self.observed_tier >= RiskTier.parse(self.rule.at)
+
+
+@dataclass(frozen=True)
+class SizingInputs:
+    target_distance_pct: float
+    terms: CollateralTerms
+    tiers: TierTable
+
+
+def short_of_target(risk: PositionRisk, ctx: PlanContext, what: str) -> SizingInputs | None:
+    """The common precondition of the sizing strategies: the rule fires, the position (not a
+    hedge leg) is closer to liquidation than the rule's target, and the venue gave what sizing
+    needs (otherwise the trader gets a note, not silence)."""
+    p, target = ctx.position, ctx.rule.target_distance_pct
+    if not ctx.fires() or target is None or p.is_hedge_leg:
+        return None
+    if risk.distance_pct is not None and risk.distance_pct >= target:
+        return None
+    terms = ctx.terms
+    if terms is None or p.tiers is None:
+        ctx.note(f"cannot size a {what}: the venue gave no collateral or tier data")
+        return None
+    return SizingInputs(target, terms, p.tiers)
 
 
 class Strategy(Protocol):

@@ -13,30 +13,25 @@ from typing import ClassVar
 
 from bot.domain import Action, ActionKind, PositionRisk
 from bot.risk.sizing import contracts_after_reduce_entry_fixed, contracts_to_reduce_to_target
-from strategies.base import PlanContext, base_action_fields
+from strategies.base import PlanContext, base_action_fields, short_of_target
 
 
 class Deleverage:
     name: ClassVar[str] = "deleverage"
 
     def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]:
-        rule, p = ctx.rule, ctx.position
-        target = rule.target_distance_pct
-        if not ctx.fires() or target is None or p.is_hedge_leg:
+        p = ctx.position
+        inputs = short_of_target(risk, ctx, "reduce")
+        if inputs is None:
             return []
-        if risk.distance_pct is not None and risk.distance_pct >= target:
-            return []
-        terms = ctx.terms
-        if terms is None or p.tiers is None:
-            ctx.note("cannot size a reduce: the venue gave no collateral or tier data")
-            return []
+        target, terms = inputs.target_distance_pct, inputs.terms
         if p.liquidation_model == "entry_fixed":
             after = contracts_after_reduce_entry_fixed(
                 p.side,
                 p.contracts,
                 p.entry_price,
                 terms.wallet,
-                p.tiers,
+                inputs.tiers,
                 p.mark_price,
                 target,
                 contract_size=p.contract_size,
@@ -50,7 +45,7 @@ class Deleverage:
                 p.contracts,
                 p.entry_price,
                 terms.wallet,
-                p.tiers,
+                inputs.tiers,
                 p.mark_price,
                 target,
                 contract_size=p.contract_size,

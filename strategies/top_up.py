@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from bot.domain import Action, ActionKind, PositionRisk
 from bot.risk.sizing import collateral_to_target, collateral_to_target_entry_fixed
-from strategies.base import PlanContext, base_action_fields
+from strategies.base import PlanContext, base_action_fields, short_of_target
 
 
 class TopUp:
@@ -21,22 +21,17 @@ class TopUp:
 
     def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]:
         rule, p = ctx.rule, ctx.position
-        target = rule.target_distance_pct
-        if not ctx.fires() or target is None or p.is_hedge_leg:
+        inputs = short_of_target(risk, ctx, "top-up")
+        if inputs is None:
             return []
-        if risk.distance_pct is not None and risk.distance_pct >= target:
-            return []
-        terms = ctx.terms
-        if terms is None or p.tiers is None:
-            ctx.note("cannot size a top-up: the venue gave no collateral or tier data")
-            return []
+        target, terms = inputs.target_distance_pct, inputs.terms
         if p.liquidation_model == "entry_fixed":
             need = collateral_to_target_entry_fixed(
                 p.side,
                 p.contracts,
                 p.entry_price,
                 terms.wallet,
-                p.tiers,
+                inputs.tiers,
                 p.mark_price,
                 target,
                 contract_size=p.contract_size,
@@ -48,7 +43,7 @@ class TopUp:
                 p.contracts,
                 p.entry_price,
                 terms.wallet,
-                p.tiers,
+                inputs.tiers,
                 p.mark_price,
                 target,
                 contract_size=p.contract_size,

@@ -89,7 +89,7 @@ def _upnl(p: Position) -> float:
 
 @dataclass
 class _CrossPool:
-    """Totals of the cross positions sharing one settlement currency."""
+    """Totals of the cross positions sharing one margin pool (see Position.margin_pool)."""
 
     wallet: float | None
     maintenance: float = 0.0
@@ -102,9 +102,9 @@ def _cross_pools(snapshot: AccountSnapshot) -> dict[str, _CrossPool]:
     for p in snapshot.positions:
         if p.margin_mode != "cross":
             continue
-        pool = pools.get(p.settle)
+        pool = pools.get(p.margin_pool)
         if pool is None:
-            pool = pools[p.settle] = _CrossPool(wallet=snapshot.cross_wallet.get(p.settle))
+            pool = pools[p.margin_pool] = _CrossPool(wallet=snapshot.cross_wallet.get(p.margin_pool))
         mm = _maintenance_at_mark(p)
         if mm is None:
             pool.complete = False
@@ -127,10 +127,14 @@ def collateral_terms(p: Position, snapshot: AccountSnapshot) -> CollateralTerms 
     """Wallet and other-position terms for sizing an action on ``p``; None if unknown."""
     if p.margin_mode == "isolated":
         return CollateralTerms(p.collateral) if p.collateral is not None else None
-    pool = _cross_pools(snapshot).get(p.settle)
+    pool = _cross_pools(snapshot).get(p.margin_pool)
     if pool is None or pool.wallet is None or not pool.complete:
         return None
-    same = [o for o in snapshot.positions if o.margin_mode == "cross" and o.settle == p.settle and o.symbol == p.symbol]
+    same = [
+        o
+        for o in snapshot.positions
+        if o.margin_mode == "cross" and o.margin_pool == p.margin_pool and o.symbol == p.symbol
+    ]
     other_mm = pool.maintenance - sum(_maintenance_at_mark(o) or 0.0 for o in same)
     other_upnl = pool.upnl - sum(_upnl(o) for o in same)
     # A hedge leg on the same symbol moves with the mark; sizing treats it as fixed, which is
@@ -165,13 +169,13 @@ def _recompute(p: Position, snapshot: AccountSnapshot, pools: Mapping[str, _Cros
         return True, liquidation_price(
             p.side, p.contracts, p.entry_price, p.collateral, p.tiers, contract_size=p.contract_size, inverse=p.inverse
         )
-    pool = pools.get(p.settle)
+    pool = pools.get(p.margin_pool)
     if pool is None or pool.wallet is None or not pool.complete or p.tiers is None:
         return False, None
     legs = [
         o
         for o in snapshot.positions
-        if o.margin_mode == "cross" and o.settle == p.settle and o.symbol == p.symbol and o.tiers is not None
+        if o.margin_mode == "cross" and o.margin_pool == p.margin_pool and o.symbol == p.symbol and o.tiers is not None
     ]
     group_mm = sum(_maintenance_at_mark(o) or 0.0 for o in legs)
     group_upnl = sum(_upnl(o) for o in legs)
@@ -211,7 +215,7 @@ def _margin_figures(
             return snapshot.account_margin_ratio, mm, None
         balance = p.collateral + _upnl(p)
         return margin_ratio(mm, balance), mm, balance
-    pool = pools.get(p.settle)
+    pool = pools.get(p.margin_pool)
     if pool is not None and pool.wallet is not None and pool.complete:
         balance = pool.wallet + pool.upnl
         ratio = margin_ratio(pool.maintenance, balance)

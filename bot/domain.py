@@ -41,7 +41,7 @@ class Position:
     margin_mode: MarginMode
     tiers: TierTable | None
     # Isolated: the position's own wallet (margin put in, excluding unrealised PnL).
-    # Cross: None, the account's cross wallet for ``settle`` backs it.
+    # Cross: None, the account's cross wallet for ``margin_pool`` backs it.
     collateral: float | None
     contract_size: float = 1.0
     inverse: bool = False
@@ -53,6 +53,15 @@ class Position:
     unrealized_pnl_reported: float | None = None
     liquidation_model: LiquidationModel = "mark_tiered"
     is_hedge_leg: bool = False
+    # The cross pool, when it is not the settle coin: "USD" in multi-collateral accounts
+    # (Binance Multi-Assets mode, Bybit unified cross, OKX multi-currency/portfolio margin),
+    # where every stablecoin-margined cross position draws on one USD-valued pool.
+    pool: str | None = None
+
+    @property
+    def margin_pool(self) -> str:
+        """Key of ``AccountSnapshot.cross_wallet`` that backs this position when it is cross."""
+        return self.pool or self.settle
 
     @property
     def key(self) -> str:
@@ -70,7 +79,8 @@ class AccountSnapshot:
     exchange: str
     fetched_at: float  # unix seconds, when the exchange data was read
     positions: tuple[Position, ...]
-    # Cross wallet balance per settlement currency (excluding unrealised PnL): the cross pool.
+    # Cross wallet balance per margin pool (excluding unrealised PnL): the settle coin, or "USD"
+    # for a multi-collateral account (see Position.pool).
     cross_wallet: Mapping[str, float] = field(default_factory=dict)
     # Free funds usable for a top-up: account type ("futures", "spot", "funding") -> ccy -> amount.
     available: Mapping[str, Mapping[str, float]] = field(default_factory=dict)

@@ -26,7 +26,7 @@ def _fresh(p: Position, **changes: object) -> Position:
 def _touches(p: Position, action: Action, target: Position) -> bool:
     if p is target:
         return True
-    return target.margin_mode == "cross" and p.margin_mode == "cross" and p.settle == target.settle
+    return target.margin_mode == "cross" and p.margin_mode == "cross" and p.margin_pool == target.margin_pool
 
 
 def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -> AccountSnapshot:
@@ -36,7 +36,7 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
     positions = list(snapshot.positions)
     cross_wallet = dict(snapshot.cross_wallet)
     available = {w: dict(c) for w, c in snapshot.available.items()}
-    settle = target.settle
+    settle, pool = target.settle, target.margin_pool
 
     if action.kind is ActionKind.TOP_UP:
         source = action.source or "futures"
@@ -46,7 +46,7 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
                 _fresh(p, collateral=(p.collateral or 0.0) + action.amount) if p is target else p for p in positions
             ]
         else:
-            cross_wallet[settle] = cross_wallet.get(settle, 0.0) + action.amount
+            cross_wallet[pool] = cross_wallet.get(pool, 0.0) + action.amount
     elif action.kind in (ActionKind.REDUCE, ActionKind.UNWIND):
         if action.kind is ActionKind.UNWIND:
             leg_side = opposite(action.side)
@@ -84,7 +84,7 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
                 new.append(_fresh(p) if _touches(p, action, target) else p)
         positions = new
         if target.margin_mode == "cross":
-            cross_wallet[settle] = cross_wallet.get(settle, 0.0) + realised - fee
+            cross_wallet[pool] = cross_wallet.get(pool, 0.0) + realised - fee
     elif action.kind is ActionKind.HEDGE:
         if action.hedge_account:
             return snapshot  # the leg lives on another account: this one is unchanged
@@ -110,7 +110,7 @@ def project(snapshot: AccountSnapshot, action: Action, taker_fee: float = 0.0) -
         )
         positions = [_fresh(p) if _touches(p, action, target) else p for p in positions] + [leg]
         if target.margin_mode == "cross":
-            cross_wallet[settle] = cross_wallet.get(settle, 0.0) - fee
+            cross_wallet[pool] = cross_wallet.get(pool, 0.0) - fee
         else:  # the leg's own margin and the fee come out of the free futures balance
             futures = available.setdefault("futures", {})
             futures[settle] = futures.get(settle, 0.0) - (leg.collateral or 0.0) - fee

@@ -180,6 +180,7 @@ class Binance(Venue):
             cross[ccy] = num0(asset.get("crossWalletBalance"))
             free[ccy] = max(0.0, num0(asset.get("availableBalance")))
         return FuturesState(
+            usd_pool=num(account.get("totalCrossWalletBalance")) if _multi_assets(account, cross) else None,
             positions=[],
             rows=0,
             cross_wallet=cross,
@@ -253,3 +254,20 @@ class Binance(Venue):
                 status = str(row.get("status") or "CONFIRMED").upper()
                 return True if status == "CONFIRMED" else None if status == "PENDING" else False
         return False
+
+
+def _multi_assets(account: dict[str, Any], cross: dict[str, float]) -> bool:
+    """Multi-Assets mode: every USDⓈ-M cross position shares one pool, valued in USD.
+
+    The v2 account says so (``multiAssetsMargin``); the v3 one does not, but in single-asset mode
+    its totals are documented as USDT-only, so a total cross wallet that differs from the USDT
+    cross wallet can only be the multi-asset pool. (With nothing but USDT in the wallet the two
+    modes give the same pool for USDT-margined positions.)"""
+    flag = account.get("multiAssetsMargin")
+    if isinstance(flag, bool):
+        return flag
+    total = num(account.get("totalCrossWalletBalance"))
+    if total is None:
+        return False
+    usdt = cross.get("USDT", 0.0)
+    return abs(total - usdt) > 1e-6 * max(1.0, abs(total))

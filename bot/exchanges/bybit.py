@@ -143,6 +143,7 @@ class Bybit(Venue):
             for c in summary.get("coin") or []
             if (num0(c.get("totalPositionIM")) > 0 or num0(c.get("totalPositionMM")) > 0)
             and c.get("coin") not in self.settle_coins
+            and str(c.get("coin")) in self._linear_settle_coins()
         }
         if missing and rows is not None:  # positions settled in a coin we did not ask for
             self.settle_coins |= missing
@@ -161,20 +162,32 @@ class Bybit(Venue):
                 state.positions.append(position)
         return state
 
+    def _linear_settle_coins(self) -> set[str]:
+        """Coins that settle a loaded linear market (a wallet coin with margin in use may be
+        collateral only, e.g. BTC in a unified account: there is no linear list to ask for)."""
+        markets = self.ex.markets or {}
+        return {str(m.get("settle")) for m in markets.values() if m.get("linear") and m.get("settle")}
+
     async def _positions(self, coin: str) -> list[dict[str, Any]]:
-        request = {"category": "linear", "settleCoin": coin, "limit": 200}
-        out: list[dict[str, Any]] = []
+        limit = 200
+        request: dict[str, Any] = {"category": "linear", "settleCoin": coin, "limit": limit}
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        seen_cursors: set[str] = set()
         for _ in range(10):
             result = _result(await self.ex.privateGetV5PositionList(request), "position list")
             page = result.get("list")
             if not isinstance(page, list):
                 raise Malformed("position list: no list in the result")
-            out += [r for r in page if num(r.get("size"))]
+            for r in page:
+                if isinstance(r, dict) and num(r.get("size")):
+                    rows[(str(r.get("symbol")), str(r.get("positionIdx")))] = r  # a page repeated is no new row
+            # Bybit returns a cursor even on the last page: a short page is the last one.
             cursor = result.get("nextPageCursor")
-            if not cursor:
+            if not cursor or len(page) < limit or cursor in seen_cursors:
                 break
+            seen_cursors.add(str(cursor))
             request = {**request, "cursor": cursor}
-        return out
+        return list(rows.values())
 
     def _isolated(self, row: dict[str, Any]) -> bool:
         if str(row.get("tradeMode")) == "1":
@@ -233,6 +246,13 @@ class Bybit(Venue):
             elif coin in STABLES and total_free is not None:
                 free[coin] = max(0.0, min(total_free, cross[coin]))  # UTA reports available in USD
         maintenance = num(summary.get("totalMaintenanceMargin"))
+        # Unified account, cross margin: every collateral coin backs every cross position, in
+        # USD (haircut-weighted); the pool without unrealised PnL is margin balance minus perp UPL.
+        usd_pool = None
+        if self.unified and self.account_margin_mode != "ISOLATED_MARGIN":
+            margin_balance, perp_upl = num(summary.get("totalMarginBalance")), num(summary.get("totalPerpUPL"))
+            if margin_balance is not None and perp_upl is not None:
+                usd_pool = margin_balance - perp_upl
         in_use = max(
             maintenance or 0.0,
             max((num0(c.get("totalPositionMM")) for c in summary.get("coin") or []), default=0.0),
@@ -242,6 +262,7 @@ class Bybit(Venue):
             rows=0,
             cross_wallet=cross,
             free=free,
+            usd_pool=usd_pool,
             margin_ratio=num(summary.get("accountMMRate")),
             equity=num(summary.get("totalEquity")),
             maintenance=maintenance,

@@ -211,6 +211,7 @@ class CcxtAdapter(LiveActions):
         await self._refresh_static()
         fetched_at = self.clock()
         state = await self.venue.fetch_futures()
+        state.pool_cross_positions()
         missing = {p.symbol for p in state.positions if p.tiers is None and not p.inverse}
         missing = {s for s in missing - self._tier_tries if not self.venue.has_tiers(s)}
         if missing:

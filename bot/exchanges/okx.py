@@ -64,6 +64,8 @@ class Okx(Venue):
 
     def __init__(self, ex: Any, account: Any):
         super().__init__(ex, account)
+        # acctLv: 1 spot, 2 single-currency margin, 3 multi-currency margin, 4 portfolio margin
+        self.account_level: str | None = None
         self.size_tiers: dict[str, list[SizeTier]] = {}
 
     @classmethod
@@ -97,6 +99,7 @@ class Okx(Venue):
         config = _data(await self.ex.privateGetAccountConfig(), "account config")
         if config:
             self.hedge_mode = config[0].get("posMode") == "long_short_mode"
+            self.account_level = str(config[0].get("acctLv") or "") or None
 
     async def load_tiers(self, symbols: Iterable[str]) -> None:
         families: dict[str, list[str]] = {}
@@ -197,6 +200,16 @@ class Okx(Venue):
             in_use = max(in_use, *(num0(d.get(k)) for k in ("imr", "mmr", "isoEq")))
             if positive(d.get("mgnRatio")):
                 ratios.append(1.0 / num0(d.get("mgnRatio")))
+        # Multi-currency and portfolio margin: cross positions draw on the account's adjusted
+        # equity in USD (adjEq, which only those modes report), not on one currency's cash.
+        usd_pool = None
+        adj_eq = num(account.get("adjEq"))
+        multi = self.account_level in ("3", "4") if self.account_level else adj_eq is not None
+        if multi and adj_eq is not None:
+            upl = num(account.get("upl"))
+            if upl is None:
+                upl = sum(num0(r.get("upl")) for r in rows if r.get("mgnMode") == "cross")
+            usd_pool = adj_eq - upl
         account_ratio = positive(account.get("mgnRatio"))
         ratio = 1.0 / account_ratio if account_ratio else max(ratios, default=None)
         return FuturesState(
@@ -204,6 +217,7 @@ class Okx(Venue):
             rows=0,
             cross_wallet=cross,
             free=free,
+            usd_pool=usd_pool,
             margin_ratio=ratio,
             equity=num(account.get("adjEq")) or num(account.get("totalEq")),
             maintenance=num(account.get("mmr")),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.domain import MarginMode, Position, PositionSide, Side
@@ -86,6 +86,20 @@ class FuturesState:
     margin_in_use: float = 0.0  # > 0: the account says positions exist (corroborates an empty list)
     hedge_mode: bool | None = None
     warnings: list[str] = field(default_factory=list)
+    # Multi-collateral account (Binance Multi-Assets, Bybit unified cross, OKX multi-currency or
+    # portfolio margin): the USD value of the shared cross pool, excluding unrealised PnL. Every
+    # stablecoin-margined linear cross position draws on it instead of its settle coin's wallet.
+    usd_pool: float | None = None
+
+    def pool_cross_positions(self) -> None:
+        """Point stablecoin-margined linear cross positions at the shared USD pool, if any."""
+        if self.usd_pool is None:
+            return
+        self.cross_wallet = {**self.cross_wallet, "USD": self.usd_pool}
+        self.positions = [
+            replace(p, pool="USD") if p.margin_mode == "cross" and not p.inverse and p.settle in STABLES else p
+            for p in self.positions
+        ]
 
 
 @dataclass

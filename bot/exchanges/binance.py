@@ -35,12 +35,15 @@ from bot.exchanges.venue import (
     Malformed,
     OrderState,
     Venue,
+    account_state,
     expect_dict,
     expect_list,
     num,
     num0,
+    objects,
     order_state,
     positive,
+    row_size,
     side_of,
 )
 from bot.risk.tiers import Tier, TierTable
@@ -122,7 +125,7 @@ class Binance(Venue):
         if rows is None:
             state.margin_in_use = 0.0  # nothing to corroborate: the list itself is missing
             return state
-        open_rows = [r for r in rows if num(r.get("positionAmt"))]
+        open_rows = [r for r in objects(rows, "positionRisk") if row_size(r.get("positionAmt"), "positionRisk")]
         state.rows = len(open_rows)
         sides = {str(r.get("positionSide") or "BOTH").upper() for r in open_rows}
         state.hedge_mode = bool(sides - {"BOTH"}) if sides else self.hedge_mode
@@ -175,14 +178,12 @@ class Binance(Venue):
             position_im = num0(account.get("totalInitialMargin")) - num0(account.get("totalOpenOrderInitialMargin"))
         cross: dict[str, float] = {}
         free: dict[str, float] = {}
-        for asset in account.get("assets") or []:
+        for asset in objects(account.get("assets"), "futures account assets"):
             ccy = str(asset.get("asset"))
             cross[ccy] = num0(asset.get("crossWalletBalance"))
             free[ccy] = max(0.0, num0(asset.get("availableBalance")))
-        return FuturesState(
+        return account_state(
             usd_pool=num(account.get("totalCrossWalletBalance")) if _multi_assets(account, cross) else None,
-            positions=[],
-            rows=0,
             cross_wallet=cross,
             free=free,
             margin_ratio=ratio,

@@ -35,10 +35,13 @@ from bot.exchanges.venue import (
     Malformed,
     OrderState,
     Venue,
+    account_state,
     expect_dict,
     num,
     num0,
+    objects,
     positive,
+    row_size,
 )
 from bot.risk.tiers import from_ccxt
 
@@ -135,14 +138,15 @@ class Bybit(Venue):
         wallet = _result(
             await self.ex.privateGetV5AccountWalletBalance({"accountType": self.account_type}), "wallet balance"
         )
-        summary = (wallet.get("list") or [None])[0]
+        listed = objects(wallet.get("list"), "wallet balance")
+        summary = listed[0] if listed else None
         if not isinstance(summary, dict):
             raise Malformed("wallet balance: empty account list")
         missing = {
             str(c.get("coin"))
-            for c in summary.get("coin") or []
+            for c in objects(summary.get("coin"), "wallet coins")
             if (num0(c.get("totalPositionIM")) > 0 or num0(c.get("totalPositionMM")) > 0)
-            and c.get("coin") not in self.settle_coins
+            and str(c.get("coin")) not in self.settle_coins
             and str(c.get("coin")) in self._linear_settle_coins()
         }
         if missing and rows is not None:  # positions settled in a coin we did not ask for
@@ -175,11 +179,11 @@ class Bybit(Venue):
         seen_cursors: set[str] = set()
         for _ in range(10):
             result = _result(await self.ex.privateGetV5PositionList(request), "position list")
-            page = result.get("list")
-            if not isinstance(page, list):
+            if not isinstance(result.get("list"), list):
                 raise Malformed("position list: no list in the result")
+            page = objects(result.get("list"), "position list")
             for r in page:
-                if isinstance(r, dict) and num(r.get("size")):
+                if row_size(r.get("size"), "position list"):
                     rows[(str(r.get("symbol")), str(r.get("positionIdx")))] = r  # a page repeated is no new row
             # Bybit returns a cursor even on the last page: a short page is the last one.
             cursor = result.get("nextPageCursor")
@@ -203,10 +207,13 @@ class Bybit(Venue):
             return None
         symbol = market["symbol"]
         position_side = IDX.get(str(row.get("positionIdx")), "both")
-        side: Side = "long" if row.get("side") == "Buy" else "short"
+        sides: dict[str, Side] = {"Buy": "long", "Sell": "short"}
+        side = sides.get(str(row.get("side")))
+        size = num0(row.get("size"))
+        if side is None or size < 0:  # guessing a side would put the liquidation on the wrong side
+            raise Malformed(f"position list: {symbol} has side {row.get('side')!r} and size {row.get('size')!r}")
         isolated = self._isolated(row)
         mode: MarginMode = "isolated" if isolated else "cross"
-        size = num0(row.get("size"))
         return Position(
             symbol=symbol,
             side=side,
@@ -237,7 +244,7 @@ class Bybit(Venue):
         cross: dict[str, float] = {}
         free: dict[str, float] = {}
         total_free = num(summary.get("totalAvailableBalance"))
-        for c in summary.get("coin") or []:
+        for c in objects(summary.get("coin"), "wallet coins"):
             coin = str(c.get("coin"))
             cross[coin] = num0(c.get("walletBalance")) - isolated.get(coin, 0.0)
             own = num(c.get("availableToWithdraw"))
@@ -255,11 +262,9 @@ class Bybit(Venue):
                 usd_pool = margin_balance - perp_upl
         in_use = max(
             maintenance or 0.0,
-            max((num0(c.get("totalPositionMM")) for c in summary.get("coin") or []), default=0.0),
+            max((num0(c.get("totalPositionMM")) for c in objects(summary.get("coin"), "wallet coins")), default=0.0),
         )
-        return FuturesState(
-            positions=[],
-            rows=0,
+        return account_state(
             cross_wallet=cross,
             free=free,
             usd_pool=usd_pool,

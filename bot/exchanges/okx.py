@@ -38,11 +38,14 @@ from bot.exchanges.venue import (
     Malformed,
     OrderState,
     Venue,
+    account_state,
     expect_dict,
     num,
     num0,
+    objects,
     order_state,
     positive,
+    row_size,
 )
 from bot.risk.tiers import TierTable, flat
 
@@ -128,7 +131,7 @@ class Okx(Venue):
             rows: list[dict[str, Any]] | None = [
                 r
                 for r in _data(await self.ex.privateGetAccountPositions({"instType": "SWAP"}), "positions")
-                if num(r.get("pos"))
+                if row_size(r.get("pos"), "positions")
             ]
         except Malformed as e:
             rows, warnings = None, [f"{e}: positions unknown"]
@@ -157,6 +160,8 @@ class Okx(Venue):
         symbol = market["symbol"]
         pos = num0(row.get("pos"))
         raw_side = str(row.get("posSide") or "net")
+        if raw_side not in ("long", "short", "net"):
+            raise Malformed(f"positions: {symbol} has posSide {raw_side!r}")
         position_side: PositionSide = "long" if raw_side == "long" else "short" if raw_side == "short" else "both"
         side: Side = "short" if raw_side == "short" or (raw_side == "net" and pos < 0) else "long"
         isolated = row.get("mgnMode") == "isolated"
@@ -193,7 +198,7 @@ class Okx(Venue):
         free: dict[str, float] = {}
         ratios: list[float] = []
         in_use = max(num0(account.get(k)) for k in ("imr", "mmr", "isoEq"))
-        for d in account.get("details") or []:
+        for d in objects(account.get("details"), "account balance details"):
             ccy = str(d.get("ccy"))
             cross[ccy] = num0(d.get("cashBal")) - isolated.get(ccy, 0.0)
             free[ccy] = max(0.0, num0(d.get("availBal")))
@@ -212,9 +217,7 @@ class Okx(Venue):
             usd_pool = adj_eq - upl
         account_ratio = positive(account.get("mgnRatio"))
         ratio = 1.0 / account_ratio if account_ratio else max(ratios, default=None)
-        return FuturesState(
-            positions=[],
-            rows=0,
+        return account_state(
             cross_wallet=cross,
             free=free,
             usd_pool=usd_pool,

@@ -44,7 +44,7 @@ def num(value: Any) -> float | None:
         return None
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer beyond float range
         return None
     return x if math.isfinite(x) else None
 
@@ -70,6 +70,40 @@ def expect_list(reply: Any, what: str) -> list[Any]:
     if not isinstance(reply, list):
         raise Malformed(f"{what}: unparseable reply ({type(reply).__name__})")
     return reply
+
+
+def row_size(value: Any, what: str) -> float:
+    """A position row's size: 0.0 for an empty slot ("0", "" or missing). Anything else that is
+    not a finite number is not the documented structure: dropping the row as if it were closed
+    would silently stop guarding an open position."""
+    if value is None or value == "":
+        return 0.0
+    x = num(value)
+    if x is None:
+        raise Malformed(f"{what}: a position size of {str(value)[:20]!r} is not a number")
+    return x
+
+
+def objects(value: Any, what: str) -> list[dict[str, Any]]:
+    """A documented list of objects (rows, assets, coins); missing is empty, anything else in
+    its place is not the documented structure."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise Malformed(f"{what}: not a list of objects")
+    return value
+
+
+def account_state(**figures: Any) -> FuturesState:
+    """The account-level figures of a read, refused as Malformed unless every one is finite
+    (finite venue numbers can still overflow when combined, e.g. 1e308 - -1e308)."""
+    state = FuturesState(positions=[], rows=0, **figures)
+    values = [*state.cross_wallet.values(), *state.free.values(), state.margin_in_use]
+    values += [x for x in (state.equity, state.maintenance, state.usd_pool) if x is not None]
+    ratio_ok = state.margin_ratio is None or state.margin_ratio == math.inf or math.isfinite(state.margin_ratio)
+    if not ratio_ok or not all(math.isfinite(x) for x in values):  # a ratio of +inf: equity gone
+        raise Malformed("account figures: not finite")
+    return state
 
 
 @dataclass

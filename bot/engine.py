@@ -209,6 +209,9 @@ class Engine(TraderControls):
             return
         now = self.clock()
         cfg = self._assess_cfg[account]
+        # The realised volatility includes this poll's mark: the tiers and the rules' volatility
+        # targets then react to the move just seen, not one poll later.
+        self._update_volatility(account, snapshot)
         memory = AssessMemory(
             previous_tiers={k: m.tier for k, m in self.memos[account].items()},
             last_marks=self.marks[account],
@@ -328,16 +331,24 @@ class Engine(TraderControls):
                 out[p.symbol] = vol
         return out
 
-    def _remember(self, account: str, snapshot: AccountSnapshot, risk: AccountRisk, now: float) -> None:
-        self.latest[account] = risk
+    def _update_volatility(self, account: str, snapshot: AccountSnapshot) -> None:
         window = self.settings.volatility.window_s
+        max_jump = self._assess_cfg[account].max_mark_jump_pct
         for p in snapshot.positions:
             if p.mark_price > 0 and math.isfinite(p.mark_price):
-                self.marks[account][p.symbol] = p.mark_price
+                last = self.marks[account].get(p.symbol)
+                if last is not None and abs(p.mark_price / last - 1.0) * 100.0 > max_jump:
+                    continue  # a mark the jump filter distrusts must not inflate the targets for a day
                 key = (account, p.symbol)
                 self.volatility[key] = update_volatility(
                     self.volatility.get(key), snapshot.fetched_at, p.mark_price, window
                 )
+
+    def _remember(self, account: str, snapshot: AccountSnapshot, risk: AccountRisk, now: float) -> None:
+        self.latest[account] = risk
+        for p in snapshot.positions:
+            if p.mark_price > 0 and math.isfinite(p.mark_price):
+                self.marks[account][p.symbol] = p.mark_price
 
     async def _measure_effects(self, account: str) -> None:
         """Re-read the account right after acting and journal each action's distance_after:
@@ -481,6 +492,7 @@ class Engine(TraderControls):
                         hedge_account=acc.hedge_account,
                         hedged_contracts=hedged,
                         taker_fee=taker_fee,
+                        volatility_horizon_s=self.settings.volatility.horizon_s,
                     )
                     proposals = REGISTRY[rule.strategy].decide(current, ctx)
                     for note in ctx.notes:

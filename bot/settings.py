@@ -98,7 +98,7 @@ class EscalationSettings(_Model):
         description="tier entered at or below this distance to liquidation, in percent of mark",
     )
     sigma: TierValues = Field(
-        default_factory=lambda: TierValues(watch=6, warning=4, danger=3, critical=2),
+        default_factory=lambda: TierValues(watch=15, warning=12, danger=3, critical=2),
         description="tier entered at or below this many sigmas over volatility.horizon_s",
     )
     margin_ratio: TierValues = Field(
@@ -143,6 +143,16 @@ class RuleSettings(_Model):
     target_distance_pct: float | None = Field(
         None, gt=0, lt=100, description="top_up/deleverage: distance to liquidation to restore, percent of mark"
     )
+    target_distance_sigma: float | None = Field(
+        None,
+        gt=0,
+        le=50,
+        description="top_up/deleverage: restore at least this many sigmas of the mark's realised volatility "
+        "over volatility.horizon_s when that is further than target_distance_pct",
+    )
+    target_distance_max_pct: float = Field(
+        30.0, gt=0, lt=100, description="top_up/deleverage: a target_distance_sigma target never goes beyond this"
+    )
     source: list[WalletName] = Field(
         default_factory=lambda: list[WalletName](["futures", "spot"]),
         description="top_up: wallets to draw collateral from, in order (futures = free futures balance; "
@@ -165,6 +175,12 @@ class RuleSettings(_Model):
             self.name = f"{self.strategy}@{self.at}"
         if self.strategy in ("top_up", "deleverage") and self.target_distance_pct is None:
             raise ValueError(f"{self.strategy} needs target_distance_pct (e.g. 12)")
+        if (
+            self.target_distance_sigma is not None
+            and self.target_distance_pct is not None
+            and self.target_distance_max_pct < self.target_distance_pct
+        ):
+            raise ValueError("target_distance_max_pct must not be below target_distance_pct")
         if self.strategy == "hedge":
             if self.target_net_exposure_pct is None:
                 raise ValueError("hedge needs target_net_exposure_pct (e.g. 50)")
@@ -176,11 +192,14 @@ class RuleSettings(_Model):
 
 
 def _default_rules() -> list[RuleSettings]:
-    # Deleverage early (warning -> 15 %), top up as the fallback (danger -> 15 %): replayed through
-    # real crashes at 1h this survives more episodes than top-up-first, adds no collateral, and
-    # loses the least against holding (docs/stress.md).
+    # Deleverage early (warning -> 15 %, or 15 sigmas of realised volatility up to 30 % when the
+    # market is that wild), top up as the fallback (danger -> 15 %): replayed through real crashes
+    # at 1h this survives more episodes than top-up-first, adds no collateral, and loses the least
+    # against holding (docs/stress.md).
     return [
-        RuleSettings(name="deleverage", strategy="deleverage", at="warning", target_distance_pct=15),
+        RuleSettings(
+            name="deleverage", strategy="deleverage", at="warning", target_distance_pct=15, target_distance_sigma=15
+        ),
         RuleSettings(name="top-up", strategy="top_up", at="danger", target_distance_pct=15),
     ]
 

@@ -18,12 +18,14 @@ Add a strategy: one new file here with a class like the above, registered in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from bot.assess import CollateralTerms, collateral_terms
 from bot.domain import AccountSnapshot, Action, Position, PositionRisk
+from bot.risk.distance import horizon_sigma
 from bot.risk.escalation import RiskTier
 from bot.risk.tiers import TierTable
 from bot.settings import RuleSettings
@@ -39,6 +41,7 @@ class PlanContext:
     hedge_account: str | None = None
     hedged_contracts: Mapping[str, float] = field(default_factory=dict)  # position key -> our open hedge
     taker_fee: float = 0.0
+    volatility_horizon_s: float = 3600.0  # the horizon of a rule's target_distance_sigma
     # Things the trader should hear about that are not actions ("a top-up is needed but no
     # wallet has funds"); the engine turns them into de-duplicated notices.
     notes: list[str] = field(default_factory=list)
@@ -54,6 +57,20 @@ class PlanContext:
         return self.rule.enabled and self.observed_tier >= RiskTier.parse(self.rule.at)
 
 
+def target_distance(risk: PositionRisk, ctx: PlanContext) -> float | None:
+    """The rule's target distance to liquidation, percent of mark: ``target_distance_pct``, or
+    ``target_distance_sigma`` sigmas of the mark's realised volatility over the horizon when that
+    is further (a log-price move of k sigmas, as a distance for the side), never beyond
+    ``target_distance_max_pct``."""
+    rule = ctx.rule
+    target = rule.target_distance_pct
+    if target is None or rule.target_distance_sigma is None:
+        return target
+    log_move = rule.target_distance_sigma * horizon_sigma(risk.volatility_annual, ctx.volatility_horizon_s)
+    by_vol = (1.0 - math.exp(-log_move)) * 100.0 if risk.side == "long" else math.expm1(log_move) * 100.0
+    return max(target, min(by_vol, rule.target_distance_max_pct))
+
+
 @dataclass(frozen=True)
 class SizingInputs:
     target_distance_pct: float
@@ -65,7 +82,7 @@ def short_of_target(risk: PositionRisk, ctx: PlanContext, what: str) -> SizingIn
     """The common precondition of the sizing strategies: the rule fires, the position (not a
     hedge leg) is closer to liquidation than the rule's target, and the venue gave what sizing
     needs (otherwise the trader gets a note, not silence)."""
-    p, target = ctx.position, ctx.rule.target_distance_pct
+    p, target = ctx.position, target_distance(risk, ctx)
     if not ctx.fires() or target is None or p.is_hedge_leg:
         return None
     if risk.distance_pct is not None and risk.distance_pct >= target:

@@ -56,8 +56,8 @@ class EscalationThresholds:
     )
     sigma: Mapping[RiskTier, float] = field(
         default_factory=lambda: {
-            RiskTier.WATCH: 6.0,
-            RiskTier.WARNING: 4.0,
+            RiskTier.WATCH: 15.0,
+            RiskTier.WARNING: 12.0,
             RiskTier.DANGER: 3.0,
             RiskTier.CRITICAL: 2.0,
         }

@@ -114,6 +114,11 @@ class Observer:
 
     def observe(self, snapshot: AccountSnapshot, now: float) -> AccountRisk:
         vs = self.volatility_settings
+        for p in snapshot.positions:  # this poll's mark counts, as in the engine
+            if p.mark_price > 0:
+                self.volatility[p.symbol] = update_volatility(
+                    self.volatility.get(p.symbol), snapshot.fetched_at, p.mark_price, vs.window_s
+                )
         view = {}
         for p in snapshot.positions:
             vol = annualised_volatility(self.volatility.get(p.symbol), min_span_s=vs.horizon_s)
@@ -121,9 +126,4 @@ class Observer:
                 view[p.symbol] = vol
         risk = assess(snapshot, self.config, now, AssessMemory(previous_tiers=dict(self.tiers), volatility=view))
         self.tiers = {r.key: r.tier for r in risk.positions}
-        for p in snapshot.positions:
-            if p.mark_price > 0:
-                self.volatility[p.symbol] = update_volatility(
-                    self.volatility.get(p.symbol), snapshot.fetched_at, p.mark_price, vs.window_s
-                )
         return risk

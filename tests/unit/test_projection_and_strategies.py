@@ -17,6 +17,7 @@ from bot.risk.escalation import RiskTier
 from bot.risk.tables import table_for
 from bot.settings import GuardSettings, RuleSettings
 from strategies import Deleverage, Hedge, PlanContext, TopUp
+from strategies.base import target_distance
 
 BTC = table_for("binance-usdm-2024-02", "BTC/USDT:USDT")
 ETH = table_for("binance-usdm-2024-02", "ETH/USDT:USDT")
@@ -257,6 +258,48 @@ def test_deleverage_isolated_lands_on_target(side: str, fee: float) -> None:
     assert a.kind is ActionKind.REDUCE and a.retain_margin and 0.0 < a.amount < p.contracts
     r = risk_of(project(s, a, taker_fee=fee), p.key)
     assert r.distance_pct == pytest.approx(8.0, rel=1e-9)
+
+
+VOL_DELEVERAGE = RuleSettings(strategy="deleverage", at="danger", target_distance_pct=8, target_distance_sigma=10,
+                              target_distance_max_pct=30)
+
+
+def vol_ctx(rule: RuleSettings, r: PositionRisk, s: AccountSnapshot) -> PlanContext:
+    position = next(p for p in s.positions if p.key == r.key)
+    return PlanContext(rule=rule, position=position, snapshot=s, observed_tier=r.tier, volatility_horizon_s=3600.0)
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_volatility_target_is_k_sigmas_when_further_than_the_percentage(side: str) -> None:
+    p = btc(side=side, mark_price=57_000.0 if side == "long" else 63_000.0)
+    s = snap(p)
+    r = risk_of(s, p.key)
+    sigma = 2.0 * math.sqrt(3600.0 / (365.0 * 86400.0))  # 2.0 a year: 2.14 % an hour
+    want = (1.0 - math.exp(-10 * sigma)) * 100.0 if side == "long" else math.expm1(10 * sigma) * 100.0
+    assert target_distance(replace(r, volatility_annual=2.0), vol_ctx(VOL_DELEVERAGE, r, s)) == pytest.approx(want)
+    # calm: the percentage; wild: never beyond the cap; no sigma key: the percentage
+    assert target_distance(replace(r, volatility_annual=0.3), vol_ctx(VOL_DELEVERAGE, r, s)) == 8.0
+    assert target_distance(replace(r, volatility_annual=9.0), vol_ctx(VOL_DELEVERAGE, r, s)) == 30.0
+    assert target_distance(replace(r, volatility_annual=2.0), vol_ctx(DELEVERAGE, r, s)) == 8.0
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_deleverage_lands_on_the_volatility_target(side: str) -> None:
+    p = btc(side=side, mark_price=57_000.0 if side == "long" else 63_000.0)
+    s = snap(p)
+    r = replace(risk_of(s, p.key), volatility_annual=2.0)
+    ctx = vol_ctx(VOL_DELEVERAGE, r, s)
+    want = target_distance(r, ctx)
+    assert want is not None and want > 15.0
+    (a,) = Deleverage().decide(r, ctx)
+    assert a.target_distance_pct == pytest.approx(want)
+    assert risk_of(project(s, a), p.key).distance_pct == pytest.approx(want, rel=1e-9)
+
+
+def test_volatility_target_cap_cannot_be_below_the_percentage() -> None:
+    with pytest.raises(ValueError, match="target_distance_max_pct"):
+        RuleSettings(strategy="deleverage", target_distance_pct=15, target_distance_sigma=10,
+                     target_distance_max_pct=12)
 
 
 def test_deleverage_cross_lands_on_target() -> None:

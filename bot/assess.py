@@ -12,6 +12,7 @@ account ``untrusted``: alerts still go out, the guard refuses actions.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -314,24 +315,24 @@ def _vector_figures(ps: list[Position], config: AssessConfig, memory: AssessMemo
     inverse = ps[0].inverse
     nan = math.nan
     prev_tiers = memory.previous_tiers
-    cols = np.array(
-        [
-            (
-                1.0 if p.side == "long" else -1.0,
-                p.contracts * p.contract_size,
-                p.entry_price,
-                p.collateral,
-                p.mark_price,
-                _reported(p.liquidation_price_reported) or nan,
-                nan if p.unrealized_pnl_reported is None else p.unrealized_pnl_reported,
-                nan if p.maintenance_margin_reported is None else p.maintenance_margin_reported,
-                _volatility(p, config, memory),
-                float(prev_tiers.get(p.key, -1)),
-            )
-            for p in ps
-        ],
-        dtype=np.float64,
-    ).T
+    vol_of, default_vol, min_vol = memory.volatility.get, config.default_volatility_annual, config.min_volatility_annual
+    inputs = (
+        (
+            1.0 if p.side == "long" else -1.0,
+            p.contracts * p.contract_size,
+            p.entry_price,
+            p.collateral,
+            p.mark_price,
+            _reported(p.liquidation_price_reported) or nan,
+            nan if p.unrealized_pnl_reported is None else p.unrealized_pnl_reported,
+            nan if p.maintenance_margin_reported is None else p.maintenance_margin_reported,
+            default_vol if (vol := vol_of(p.symbol)) is None else max(vol, min_vol),  # = _volatility()
+            float(prev_tiers.get(p.key, -1)) if prev_tiers else -1.0,
+        )
+        for p in ps
+    )
+    # fromiter over a flat stream is ~2x faster than np.array over a list of tuples
+    cols = np.fromiter(itertools.chain.from_iterable(inputs), dtype=np.float64, count=10 * len(ps)).reshape(-1, 10).T
     sign, q, entry, wallet, mark, reported, reported_upnl, reported_mm, vols, prev = cols
     recomputed, resolved = batch.liquidation_prices(sign, q, entry, wallet, table, inverse=inverse)
     nearer = np.where(sign > 0, np.fmax(recomputed, reported), np.fmin(recomputed, reported))
@@ -405,6 +406,9 @@ assert tuple(fld.name for fld in fields(PositionRisk)) == (
 ), "PositionRisk fields changed: update _position_risk"
 
 
+_NONE: list[str] = []  # shared "no reasons not to act"; never appended to
+
+
 def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig) -> tuple[PositionRisk, list[str]]:
     """Build the PositionRisk and its reasons; the second item lists reasons not to act."""
     mark = p.mark_price
@@ -415,7 +419,7 @@ def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig)
         disagreement = abs(rec - rep) / mark * 100.0
     wrong_side = rep is not None and ((p.side == "long" and rep >= mark) or (p.side == "short" and rep <= mark))
     reasons: list[str] = []
-    untrusted: list[str] = []
+    untrusted: list[str] = _NONE
     if (
         wrong_side
         or source == "account"
@@ -423,6 +427,7 @@ def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig)
         or (f.balance is not None and f.balance <= 0.0)
         or (f.dist is not None and f.dist <= 0.0)
     ):
+        untrusted = []
         if disagreement is not None and disagreement > config.disagreement_tolerance_pct:
             reasons.append(
                 f"reported liquidation {rep:.6g} and recomputed {rec:.6g} differ by {disagreement:.2f}% of mark"
@@ -462,7 +467,7 @@ def _position_risk(p: Position, f: _Figures, account: str, config: AssessConfig)
         f.balance,
         f.vol,
         f.tier,
-        tuple(reasons),
+        tuple(reasons) if reasons else (),
         disagreement,
         p.is_hedge_leg,
     )
@@ -504,11 +509,15 @@ def assess(
                     if f is not None:
                         figures[i] = f
     risks: list[PositionRisk] = []
+    account = snapshot.account
     for i, p in enumerate(usable):
-        f = figures.get(i) or _scalar_figures(p, snapshot, pools, config, memory)
-        risk, bad = _position_risk(p, f, snapshot.account, config)
+        f = figures.get(i)
+        if f is None:
+            f = _scalar_figures(p, snapshot, pools, config, memory)
+        risk, bad = _position_risk(p, f, account, config)
         risks.append(risk)
-        untrusted.extend(bad)
+        if bad:
+            untrusted.extend(bad)
     account_ratio = snapshot.account_margin_ratio
     account_reasons: list[str] = []
     tier = max((r.tier for r in risks), default=RiskTier.OK)

@@ -472,15 +472,19 @@ class Engine(TraderControls):
         taker_fee = self._taker_fee(account)
         gctx: guard.GuardContext | None = None  # read from the journal only once something is proposed
         hedged = dict(self.hedged_contracts(account)) if any(r.strategy == "hedge" for r in rules) else {}
+        by_key = {p.key: p for p in snapshot.positions}
         for position_risk in sorted(risk.positions, key=lambda r: -r.tier):
             if position_risk.is_hedge_leg:
                 continue
-            projected, current = snapshot, position_risk
+            projected, current, positions = snapshot, position_risk, by_key
             for rule in rules:
+                strategy = REGISTRY[rule.strategy]
+                if getattr(strategy, "silent_until_fired", False) and position_risk.tier < RiskTier.parse(rule.at):
+                    continue  # the common case, over every calm position of every poll
                 # Ask the rule again after each action, on the projected account, until it
                 # proposes nothing the guard allows (each top-up leg is sized on what is left).
                 for _ in range(MAX_ACTIONS_PER_RULE):
-                    position = next((p for p in projected.positions if p.key == current.key), None)
+                    position = positions.get(current.key)
                     if position is None:
                         break
                     ctx = PlanContext(
@@ -494,7 +498,7 @@ class Engine(TraderControls):
                         taker_fee=taker_fee,
                         volatility_horizon_s=self.settings.volatility.horizon_s,
                     )
-                    proposals = REGISTRY[rule.strategy].decide(current, ctx)
+                    proposals = strategy.decide(current, ctx)
                     for note in ctx.notes:
                         self._notice(
                             result,
@@ -535,6 +539,7 @@ class Engine(TraderControls):
                     gctx = gctx.after(row.position_key, row.kind, row.quote_value, row.filled or row.amount)
                     hedged = dict(gctx.hedged_contracts)  # the next ask sees the leg just opened/closed
                     projected = projected_next
+                    positions = {p.key: p for p in projected.positions}
                     if after_risk is None:
                         break
                     current = after_risk

@@ -18,6 +18,8 @@ from strategies.base import PlanContext, base_action_fields, short_of_target
 
 class Deleverage:
     name: ClassVar[str] = "deleverage"
+    # Proposes nothing until its rule fires: the engine does not ask it before then.
+    silent_until_fired: ClassVar[bool] = True
 
     def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]:
         p = ctx.position

@@ -18,6 +18,8 @@ from strategies.base import PlanContext, base_action_fields, short_of_target
 
 class TopUp:
     name: ClassVar[str] = "top_up"
+    # Proposes nothing until its rule fires: the engine does not ask it before then.
+    silent_until_fired: ClassVar[bool] = True
 
     def decide(self, risk: PositionRisk, ctx: PlanContext) -> list[Action]:
         rule, p = ctx.rule, ctx.position

@@ -30,6 +30,9 @@ class RiskTier(IntEnum):
             return value
         if isinstance(value, int):
             return cls(value)
+        tier = _BY_LABEL.get(value)  # the common case (rules parse their tier every poll)
+        if tier is not None:
+            return tier
         try:
             return cls[value.strip().upper()]
         except KeyError:
@@ -37,6 +40,7 @@ class RiskTier(IntEnum):
             raise ValueError(f"unknown tier {value!r}; use one of: {names}") from None
 
 
+_BY_LABEL: dict[str, RiskTier] = {t.name.lower(): t for t in RiskTier}
 _ESCALATING = (RiskTier.CRITICAL, RiskTier.DANGER, RiskTier.WARNING, RiskTier.WATCH)
 
 

@@ -23,9 +23,8 @@ Properties, at three levels:
 
 The targeted properties after the three levels pin what the random search found, each a parser
 bug fixed since (huge JSON integers, non-objects in lists of objects, unknown or unhashable side
-fields and coin names, negative or unreadable sizes, account sums overflowing to infinity). A bug found later and
-not fixed yet goes in as a ``@pytest.mark.xfail(strict=True)`` test, with its exception site in
-``KNOWN_RAISES`` so the random properties tolerate exactly that until the fix.
+fields and coin names, negative or unreadable sizes, account sums overflowing to infinity). Any
+other exception escaping a parser fails the test.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot
 from bot.app import App, build_app
 from bot.assess import AssessConfig, assess
 from bot.domain import AccountSnapshot, Position
@@ -320,30 +318,6 @@ def replies(rig: Rig, which: str) -> st.SearchStrategy[Any]:
     return st.one_of(st.just(valid), mutated(valid, READ_FIELDS[rig.name]), st.sampled_from(WHOLE_REPLIES), garbage)
 
 
-# -- known bugs not fixed yet ---------------------------------------------------------------------
-
-BOT_DIR = str(Path(bot.__file__).resolve().parent)
-# (exception types, qualified name of the innermost project function raising it), e.g.
-# ((TypeError,), "Bybit._position"), each pinned by a strict-xfail test. None open.
-KNOWN_RAISES: list[tuple[tuple[type[BaseException], ...], str]] = []
-
-
-def raising_function(e: BaseException) -> str:
-    """Qualified name of the innermost frame of ours (bot/) in the traceback."""
-    name, tb = "", e.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_filename.startswith(BOT_DIR):
-            name = code.co_qualname.split(".<locals>", 1)[0]
-        tb = tb.tb_next
-    return name
-
-
-def known_raise(e: BaseException) -> bool:
-    where = raising_function(e)
-    return any(isinstance(e, types) and where == site for types, site in KNOWN_RAISES)
-
-
 # -- properties ----------------------------------------------------------------------------------
 
 
@@ -493,10 +467,6 @@ def test_position_row_parses_skips_or_is_malformed(rig: Rig, data: st.DataObject
         position, _ = parse_row(rig, row)
     except Malformed:
         return
-    except Exception as e:
-        if known_raise(e):
-            return
-        raise
     if position is None or not num(row.get(SIZE_FIELD[rig.name])):
         return  # a zero/missing size never reaches _position in fetch_futures
     check_position(rig, position)
@@ -514,10 +484,6 @@ def test_account_reply_parses_or_is_malformed(rig: Rig, data: st.DataObject) -> 
         state = rig.venue._account(summary) if rig.name == "binance" else rig.venue._account(summary, rows)
     except Malformed:
         return
-    except Exception as e:
-        if known_raise(e):
-            return
-        raise
     check_state(rig, state)
 
 
@@ -533,10 +499,6 @@ def test_cycle_read_is_a_good_state_or_malformed(rig: Rig, data: st.DataObject) 
         state = fetch(rig, positions, account)
     except Malformed:
         return
-    except Exception as e:
-        if known_raise(e):
-            return
-        raise
     check_state(rig, state)
     check_not_believed(rig, state)
 

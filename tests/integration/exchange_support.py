@@ -7,17 +7,23 @@ clock is used because venue timestamps (margin and transfer history) are real ti
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bot.app import App, build_app
 from bot.engine import CycleResult
 from bot.journal import ActionRow
 from bot.notify.console import ConsoleNotifier
 from bot.settings import Settings
+from tests.conftest import ROOT
 from tests.fakes.exchange import FakeExchangeServer, FakeMarket
 from tests.fakes.exchange.testing import fund
 
@@ -130,3 +136,28 @@ DELEVERAGE = [
     {"strategy": "alert", "at": "watch"},
     {"name": "deleverage", "strategy": "deleverage", "at": "critical", "target_distance_pct": 8},
 ]
+
+
+async def check_once_json(
+    tmp_path: Path, accounts: list[dict[str, Any]], timeout: float = 20.0
+) -> tuple[int, bytes, bytes]:
+    """``marginguard check --once --json`` as a real process on a config of ``accounts`` (and a
+    journal in ``tmp_path``), as outside checks run it. Returns (exit code, stdout, stderr)."""
+    config = {"database": {"path": str(tmp_path / "journal.db")}, "accounts": accounts}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    path.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARGINGUARD")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "check", "--once", "--json", "--config", str(path),
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out, err

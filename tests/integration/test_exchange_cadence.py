@@ -5,18 +5,13 @@ fake for each venue (the CLI run as a subprocess)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.exchanges.ccxt_adapter import CcxtAdapter
-from tests.conftest import ROOT
 from tests.fakes.exchange import FakeExchangeServer
 from tests.integration.exchange_support import (
     BTC,
@@ -27,6 +22,7 @@ from tests.integration.exchange_support import (
     TOP_UP,
     VENUES,
     account_config,
+    check_once_json,
     cycle_at,
     live_app,
     market_for,
@@ -105,21 +101,8 @@ async def test_check_once_json_against_the_fake(tmp_path: Path, venue: str) -> N
     market = market_for(venue)
     market.open_position(BTC, "long", ONE_BTC[venue], 60_000, leverage=5, margin_mode="isolated")
     async with FakeExchangeServer(venue, market) as server:  # type: ignore[arg-type]
-        config = {
-            "database": {"path": str(tmp_path / "journal.db")},
-            "accounts": [account_config(server, "live1")],
-        }
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        path.chmod(0o600)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MARGINGUARD")}
-        env["PYTHONPATH"] = str(ROOT)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "check", "--once", "--json", "--config", str(path),
-            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=15)
-        assert proc.returncode == 0, err.decode()
+        returncode, out, err = await check_once_json(tmp_path, [account_config(server, "live1")], timeout=15)
+        assert returncode == 0, err.decode()
         report = json.loads(out)
         (account,) = report["accounts"]
         assert account["error"] is None and account["exchange"] == venue

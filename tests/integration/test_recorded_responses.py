@@ -21,11 +21,8 @@ last page of the position list.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,7 +30,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import web
 
 from bot.app import build_app
@@ -47,7 +43,7 @@ from tests.conftest import ROOT
 from tests.fakes.exchange import FakeExchangeServer, FakeMarket
 from tests.fakes.exchange.market import Instrument
 from tests.fakes.exchange.testing import fund
-from tests.integration.exchange_support import DELEVERAGE, account_config, settings_for
+from tests.integration.exchange_support import DELEVERAGE, account_config, check_once_json, settings_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -362,25 +358,10 @@ async def test_check_once_json_on_recorded_replies(tmp_path: Path, venue: str) -
     async with FakeExchangeServer(venue, market_for(venue)) as fake:  # type: ignore[arg-type]
         replay = await Replay(fake, bodies).start()
         try:
-            accounts = [replay_account(fake, replay, name="rec")]
-            config = {"database": {"path": str(tmp_path / "journal.db")}, "accounts": accounts}
-            path = tmp_path / "config.yaml"
-            path.write_text(yaml.safe_dump(config), encoding="utf-8")
-            path.chmod(0o600)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MARGINGUARD")}
-            env["PYTHONPATH"] = str(ROOT)
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "check", "--once", "--json", "--config", str(path),
-                cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
-            except TimeoutError:
-                proc.kill()
-                raise
+            returncode, out, err = await check_once_json(tmp_path, [replay_account(fake, replay, name="rec")])
         finally:
             await replay.stop()
-    assert proc.returncode == 0, err.decode()
+    assert returncode == 0, err.decode()
     (account,) = json.loads(out)["accounts"]
     assert account["error"] is None, account["error"]
     assert len(account["positions"]) == 1

@@ -54,6 +54,12 @@ class AssessMemory:
 _EMPTY_MEMORY = AssessMemory()
 
 
+def mark_jumped(mark: float, last: float | None, max_jump_pct: float) -> bool:
+    """More move since the last poll than a mark can make: the data is not acted on (and not
+    fed to the realised volatility)."""
+    return last is not None and abs(mark / last - 1.0) * 100.0 > max_jump_pct
+
+
 def _reported(value: float | None) -> float | None:
     """Venues report 0, None or '' for "no liquidation price" (Binance when none is possible,
     Bybit/OKX in cross mode); adapters pass None or 0 through, both mean "not given"."""
@@ -493,7 +499,7 @@ def assess(
             )
             continue
         last = memory.last_marks.get(p.symbol)
-        if last is not None and abs(p.mark_price / last - 1.0) * 100.0 > config.max_mark_jump_pct:
+        if last is not None and mark_jumped(p.mark_price, last, config.max_mark_jump_pct):
             jump = abs(p.mark_price / last - 1) * 100
             untrusted.append(f"{p.symbol}: mark {p.mark_price:.6g} jumped {jump:.1f}% from {last:.6g}")
         usable.append(p)

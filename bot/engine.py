@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import guard, messages
 from bot.alerts import TierMemo, tier_alerts
-from bot.assess import AssessConfig, AssessMemory, assess
+from bot.assess import AssessConfig, AssessMemory, assess, mark_jumped
 from bot.controls import TraderControls
 from bot.domain import AccountRisk, AccountSnapshot, Action, PositionRisk, Verdict
 from bot.errors import AuthFailed, BadReply, JournalUnavailable, Transient
@@ -336,8 +336,7 @@ class Engine(TraderControls):
         max_jump = self._assess_cfg[account].max_mark_jump_pct
         for p in snapshot.positions:
             if p.mark_price > 0 and math.isfinite(p.mark_price):
-                last = self.marks[account].get(p.symbol)
-                if last is not None and abs(p.mark_price / last - 1.0) * 100.0 > max_jump:
+                if mark_jumped(p.mark_price, self.marks[account].get(p.symbol), max_jump):
                     continue  # a mark the jump filter distrusts must not inflate the targets for a day
                 key = (account, p.symbol)
                 self.volatility[key] = update_volatility(

@@ -142,13 +142,14 @@ class Bybit(Venue):
         summary = listed[0] if listed else None
         if not isinstance(summary, dict):
             raise Malformed("wallet balance: empty account list")
-        missing = {
+        margined = {
             str(c.get("coin"))
             for c in objects(summary.get("coin"), "wallet coins")
-            if (num0(c.get("totalPositionIM")) > 0 or num0(c.get("totalPositionMM")) > 0)
-            and str(c.get("coin")) not in self.settle_coins
-            and str(c.get("coin")) in self._linear_settle_coins()
+            if num0(c.get("totalPositionIM")) > 0 or num0(c.get("totalPositionMM")) > 0
         }
+        missing = margined - self.settle_coins
+        if missing:  # rare: margin in a coin not queried; only coins that settle a linear market have a list
+            missing &= self._linear_settle_coins()
         if missing and rows is not None:  # positions settled in a coin we did not ask for
             self.settle_coins |= missing
             for coin in sorted(missing):
@@ -244,7 +245,8 @@ class Bybit(Venue):
         cross: dict[str, float] = {}
         free: dict[str, float] = {}
         total_free = num(summary.get("totalAvailableBalance"))
-        for c in objects(summary.get("coin"), "wallet coins"):
+        coins = objects(summary.get("coin"), "wallet coins")
+        for c in coins:
             coin = str(c.get("coin"))
             cross[coin] = num0(c.get("walletBalance")) - isolated.get(coin, 0.0)
             own = num(c.get("availableToWithdraw"))
@@ -262,7 +264,7 @@ class Bybit(Venue):
                 usd_pool = margin_balance - perp_upl
         in_use = max(
             maintenance or 0.0,
-            max((num0(c.get("totalPositionMM")) for c in objects(summary.get("coin"), "wallet coins")), default=0.0),
+            max((num0(c.get("totalPositionMM")) for c in coins), default=0.0),
         )
         return account_state(
             cross_wallet=cross,

@@ -110,7 +110,7 @@ class Store:
                 q = q.where(RiskSample.account == account)
             if symbol:
                 q = q.where(RiskSample.symbol == symbol)
-            return list(s.exec(q.order_by(col(RiskSample.ts))))
+            return list(s.exec(q.order_by(col(RiskSample.ts), col(RiskSample.id))))
 
     # -- alerts -------------------------------------------------------------------------------
 
@@ -273,7 +273,7 @@ class Store:
             )
             if mode:
                 q = q.where(ActionRow.mode == mode)
-            row = s.exec(q.order_by(col(ActionRow.created_at).desc()).limit(1)).first()
+            row = s.exec(q.order_by(col(ActionRow.created_at).desc(), col(ActionRow.id).desc()).limit(1)).first()
             return (float(row[0]), str(row[1])) if row is not None else None
 
     def consecutive_failures(self, account: str, since: float = 0.0) -> int:

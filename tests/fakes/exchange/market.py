@@ -100,6 +100,7 @@ class FakeMarket(TradingMixin):
         self.actions: list[Action] = []
         self.price_paths: dict[str, list[float]] = {}
         self._ids = itertools.count(8_389_765_000_000_000_001)
+        self._last_event_ms = 0
         self._small_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ setup
@@ -143,7 +144,10 @@ class FakeMarket(TradingMixin):
         return self.wallets[account].get(currency, 0.0)
 
     def now(self) -> int:
-        return self.clock()
+        """Event time in ms, never the same twice: two transfers or fills booked within one
+        millisecond would tie, and a history sorted by time would come back in either order."""
+        self._last_event_ms = max(self.clock(), self._last_event_ms + 1)
+        return self._last_event_ms
 
     def next_id(self) -> int:
         return next(self._ids)

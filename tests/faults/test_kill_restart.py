@@ -88,7 +88,7 @@ async def test_killed_mid_action_then_restarted_never_duplicates(tmp_path: Path,
             server.faults.arm(MARGIN[venue], "apply_then_timeout", seconds=20)
         elif kill_point == "before_apply":  # in flight; the venue applies it after the client is gone
             server.faults.arm(MARGIN[venue], "delay", seconds=2)
-        else:  # anywhere from the first poll to just after the call (seeded, so reproducible)
+        else:  # anywhere from the first poll to just after the call (seeded offset; timing decides where)
             server.faults.arm(MARGIN[venue], "delay", seconds=0.5)
         daemon = await start_daemon(config, tmp_path, "first")
         if kill_point == "random":
@@ -105,9 +105,13 @@ async def test_killed_mid_action_then_restarted_never_duplicates(tmp_path: Path,
             await asyncio.sleep(1.0)  # let a request in flight land (or not)
         server.faults.clear()
 
+        polls_before_restart = server.requests.count(POSITIONS[venue])
         daemon = await start_daemon(config, tmp_path, "second")
+        # Settled only once the second daemon has itself polled: the first may already have
+        # journalled 'done', and the restarted one must be up (signal handlers in) and guarding.
         settled = await wait_until(
-            lambda: journal(tmp_path, "SELECT count(*) FROM action WHERE status IN ('intent', 'unknown')") == [(0,)]
+            lambda: server.requests.count(POSITIONS[venue]) > polls_before_restart
+            and journal(tmp_path, "SELECT count(*) FROM action WHERE status IN ('intent', 'unknown')") == [(0,)]
             and journal(tmp_path, "SELECT count(*) FROM action WHERE status = 'done'") != [(0,)],
             40,
         )

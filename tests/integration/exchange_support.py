@@ -139,7 +139,7 @@ DELEVERAGE = [
 
 
 async def check_once_json(
-    tmp_path: Path, accounts: list[dict[str, Any]], timeout: float = 20.0
+    tmp_path: Path, accounts: list[dict[str, Any]], timeout: float = 45.0
 ) -> tuple[int, bytes, bytes]:
     """``marginguard check --once --json`` as a real process on a config of ``accounts`` (and a
     journal in ``tmp_path``), as outside checks run it. Returns (exit code, stdout, stderr)."""

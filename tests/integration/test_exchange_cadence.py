@@ -96,12 +96,13 @@ async def test_dry_run_on_a_live_account_sends_nothing(tmp_path: Path, venue: st
         assert {r.method for r in server.requests if r.path == POSITIONS[venue]} == {"GET"}
 
 
+@pytest.mark.timeout(60)  # a real process that imports ccxt: ~3 s idle, twice that on a loaded CI box
 @pytest.mark.parametrize("venue", VENUES)
 async def test_check_once_json_against_the_fake(tmp_path: Path, venue: str) -> None:
     market = market_for(venue)
     market.open_position(BTC, "long", ONE_BTC[venue], 60_000, leverage=5, margin_mode="isolated")
     async with FakeExchangeServer(venue, market) as server:  # type: ignore[arg-type]
-        returncode, out, err = await check_once_json(tmp_path, [account_config(server, "live1")], timeout=15)
+        returncode, out, err = await check_once_json(tmp_path, [account_config(server, "live1")], timeout=45)
         assert returncode == 0, err.decode()
         report = json.loads(out)
         (account,) = report["accounts"]

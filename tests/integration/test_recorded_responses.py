@@ -352,6 +352,7 @@ CLI_CASES = {
 }
 
 
+@pytest.mark.timeout(60)  # a real process that imports ccxt: ~3 s idle, twice that on a loaded CI box
 @pytest.mark.parametrize("venue", sorted(CLI_CASES))
 async def test_check_once_json_on_recorded_replies(tmp_path: Path, venue: str) -> None:
     bodies, symbol, side, contracts, entry, mark, liq = CLI_CASES[venue]

@@ -17,11 +17,20 @@ import pytest
 from bot.app import App, build_app, run_daemon
 from bot.journal import Alert
 from tests.fakes.telegram import FakeTelegramServer
-from tests.integration.telegram_support import GROUP, SYMBOL, USER, command, console_of, fast, telegram_settings
+from tests.integration.telegram_support import (
+    GROUP,
+    SYMBOL,
+    USER,
+    command,
+    console_of,
+    fast,
+    paper_of,
+    telegram_settings,
+)
 
 pytestmark = pytest.mark.timeout(20)
 
-# Multipliers of the 60k entry, one per 1 s poll: ok -> watch -> warning -> danger (top-up) -> ...
+# Multipliers of the 60k entry, one per guard cycle: ok -> watch -> warning -> danger (top-up) -> ...
 CRASH = [1.0, 1.0, 0.93, 0.883, 0.85]
 
 
@@ -51,14 +60,28 @@ def crash_settings(tmp_path: Path, tg: FakeTelegramServer) -> Any:
 async def daemon(tmp_path: Path, tg: FakeTelegramServer) -> AsyncIterator[App]:
     app = build_app(crash_settings(tmp_path, tg))
     fast(console_of(app))
+    paper_of(app).follow_clock = False  # the crash moves one step per completed cycle, see drive_crash
     stop = asyncio.Event()
     task = asyncio.create_task(run_daemon(app, stop=stop))
+    driver = asyncio.create_task(drive_crash(app))
     try:
         await asyncio.wait_for(console_of(app).ready.wait(), timeout=5)
         yield app
     finally:
+        driver.cancel()
         stop.set()
         await asyncio.wait_for(task, timeout=15)
+
+
+async def drive_crash(app: App) -> None:
+    """Step the crash once after each successful guard cycle. A path that follows the wall clock
+    lets a poll that slips by a second on a loaded machine skip a step, and with it a tier."""
+    paper = paper_of(app)
+    for _ in CRASH:
+        seen = app.engine.last_success.get("acct")
+        while app.engine.last_success.get("acct") == seen:
+            await asyncio.sleep(0.02)
+        paper.step()
 
 
 def texts(tg: FakeTelegramServer, chat: int) -> list[str]:

@@ -793,6 +793,11 @@ class FakeTelegramServer:
     # ------------------------------------------------------------------ test-side inspection
 
     @property
+    def long_polling(self) -> bool:
+        """True while a getUpdates call is parked waiting for updates."""
+        return self._active_poll is not None
+
+    @property
     def pending_updates(self) -> list[JSON]:
         """Updates queued and not yet confirmed by a getUpdates offset."""
         return copy.deepcopy(self._updates)

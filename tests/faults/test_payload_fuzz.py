@@ -417,12 +417,16 @@ def stated_side(venue: str, row: dict[str, Any]) -> str | None:
     return pos_side if pos_side in ("long", "short") else None
 
 
-def parse_row(rig: Rig, row: Any) -> tuple[Position | None, list[str]]:
+def parse_row(rig: Rig, row: Any) -> Position | None:
+    """The parsed row, or None when the parser skipped it (saying why) or refused it as Malformed."""
     warnings: list[str] = []
-    position = rig.venue._position(row, warnings)
+    try:
+        position = rig.venue._position(row, warnings)
+    except Malformed:
+        return None
     if position is None:
         assert warnings, "a skipped row must say why"
-    return position, warnings
+    return position
 
 
 def fetch(rig: Rig, positions: Any, account: Any) -> FuturesState:
@@ -453,6 +457,16 @@ def fetch(rig: Rig, positions: Any, account: Any) -> FuturesState:
         venue.hedge_mode = saved[1]
 
 
+def checked_fetch(rig: Rig, positions: Any, account: Any) -> FuturesState | None:
+    """:func:`fetch`, its state checked for sanity; None when the parser refused the replies."""
+    try:
+        state = fetch(rig, positions, account)
+    except Malformed:
+        return None
+    check_state(rig, state)
+    return state
+
+
 # -- level 1: one row, one account reply ---------------------------------------------------------
 
 
@@ -463,10 +477,7 @@ def test_position_row_parses_skips_or_is_malformed(rig: Rig, data: st.DataObject
     row = data.draw(mutated(base, READ_FIELDS[rig.name]), label="row")
     if not isinstance(row, dict):
         return  # fetch_futures hands _position dicts only (the per-cycle test covers the rest)
-    try:
-        position, _ = parse_row(rig, row)
-    except Malformed:
-        return
+    position = parse_row(rig, row)
     if position is None or not num(row.get(SIZE_FIELD[rig.name])):
         return  # a zero/missing size never reaches _position in fetch_futures
     check_position(rig, position)
@@ -495,11 +506,9 @@ def test_account_reply_parses_or_is_malformed(rig: Rig, data: st.DataObject) -> 
 def test_cycle_read_is_a_good_state_or_malformed(rig: Rig, data: st.DataObject) -> None:
     positions = data.draw(replies(rig, "positions"), label="positions reply")
     account = data.draw(replies(rig, "account"), label="account reply")
-    try:
-        state = fetch(rig, positions, account)
-    except Malformed:
+    state = checked_fetch(rig, positions, account)
+    if state is None:
         return
-    check_state(rig, state)
     check_not_believed(rig, state)
 
 
@@ -567,10 +576,7 @@ def test_huge_json_integer_is_no_number(rig: Rig, data: st.DataObject) -> None:
     field = data.draw(st.sampled_from(NUMERIC_FIELDS[rig.name]), label="field")
     row[field] = data.draw(st.sampled_from(HUGE_INTS), label="value")
     assert num(row[field]) is None
-    try:
-        position, _ = parse_row(rig, row)
-    except Malformed:
-        return
+    position = parse_row(rig, row)
     if position is not None and num(row.get(SIZE_FIELD[rig.name])):
         check_position(rig, position)
 
@@ -607,11 +613,9 @@ def test_non_object_in_a_list_of_objects_is_never_silently_read(rig: Rig, data: 
     else:
         junk = data.draw(st.dictionaries(st.text(min_size=1, max_size=3), scalars, min_size=1, max_size=2))
         _get(replies_[which], path[:-1])[path[-1]] = junk
-    try:
-        state = fetch(rig, replies_["positions"], replies_["account"])
-    except Malformed:
+    state = checked_fetch(rig, replies_["positions"], replies_["account"])
+    if state is None:
         return
-    check_state(rig, state)
     if state.warnings:
         return
     # okx.py _data drops non-objects from a data list: the two real rows must still be there
@@ -627,10 +631,7 @@ def test_side_is_taken_from_the_row_never_guessed(rig: Rig, data: st.DataObject)
     row = dict(data.draw(st.sampled_from(rig.rows), label="valid row"))
     for field in SIDE_FIELDS[rig.name]:
         row[field] = data.draw(st.sampled_from(UNKNOWN_SIDES) | st.text(max_size=5), label=field)
-    try:
-        position, _ = parse_row(rig, row)
-    except Malformed:
-        return
+    position = parse_row(rig, row)
     if position is not None:
         assert stated_side(rig.name, row) is not None and position.side == stated_side(rig.name, row), row
 
@@ -643,10 +644,7 @@ def test_negative_size_is_never_negative_contracts(rig: Rig, data: st.DataObject
     row = dict(data.draw(st.sampled_from(rig.rows), label="valid row"))
     size = data.draw(st.floats(-1e6, -1e-8) | st.integers(-(10**6), -1), label="size")
     row[SIZE_FIELD[rig.name]] = data.draw(st.sampled_from([str(size), size]), label="as")
-    try:
-        position, _ = parse_row(rig, row)
-    except Malformed:
-        return
+    position = parse_row(rig, row)
     if position is not None:
         check_position(rig, position)
         assert position.side == stated_side(rig.name, row), (position.side, row)
@@ -672,11 +670,9 @@ def test_account_sums_never_overflow_to_infinity(rig: Rig, big: float) -> None:
         del replies_["account"]["totalPositionInitialMargin"]  # so the parser subtracts the two
     for which, path, sign in OVERFLOW[rig.name]:
         _get(replies_[which], path[:-1])[path[-1]] = str(sign * big)
-    try:
-        state = fetch(rig, replies_["positions"], replies_["account"])
-    except Malformed:
+    state = checked_fetch(rig, replies_["positions"], replies_["account"])
+    if state is None:
         return
-    check_state(rig, state)
 
 
 @TARGETED
@@ -687,10 +683,7 @@ def test_unhashable_side_value_is_malformed_or_stated(rig: Rig, data: st.DataObj
     row = dict(data.draw(st.sampled_from(rig.rows), label="valid row"))
     for field in SIDE_FIELDS[rig.name]:
         row[field] = copy.deepcopy(data.draw(st.sampled_from(NON_SCALARS), label=field))
-    try:
-        position, _ = parse_row(rig, row)
-    except Malformed:
-        return
+    position = parse_row(rig, row)
     if position is not None:
         assert stated_side(rig.name, row) is not None and position.side == stated_side(rig.name, row), row
 
@@ -711,11 +704,9 @@ def test_unhashable_coin_name_is_read_or_malformed(rig: Rig, name: Any) -> None:
     account = copy.deepcopy(rig.account)
     path = CURRENCY_NAME[rig.name]
     _get(account, path[:-1])[path[-1]] = copy.deepcopy(name)
-    try:
-        state = fetch(rig, rig.positions, account)
-    except Malformed:
+    state = checked_fetch(rig, rig.positions, account)
+    if state is None:
         return
-    check_state(rig, state)
 
 
 # -- an open row whose size cannot be read is never dropped as if it were closed ---------------------
@@ -733,9 +724,7 @@ def test_an_open_row_with_an_unreadable_size_never_vanishes_silently(rig: Rig, d
     rows = rows_of(rig.name, positions)
     victim = data.draw(st.integers(0, len(rows) - 1), label="row")
     rows[victim][SIZE_FIELD[rig.name]] = copy.deepcopy(data.draw(st.sampled_from(NOT_A_SIZE), label="size"))
-    try:
-        state = fetch(rig, positions, rig.account)
-    except Malformed:
+    state = checked_fetch(rig, positions, rig.account)
+    if state is None:
         return
-    check_state(rig, state)
     assert state.warnings or len(state.positions) == len(rows), (state.positions, state.warnings)

@@ -36,7 +36,7 @@ from bot.risk.distance import VolatilityState, annualised_volatility, update_vol
 from bot.risk.escalation import EscalationThresholds, RiskTier
 from bot.settings import AccountSettings, GuardSettings, Settings
 from bot.store import Store
-from strategies import REGISTRY, PlanContext
+from strategies import REGISTRY, PlanContext, rule_fires
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +478,7 @@ class Engine(TraderControls):
             projected, current, positions = snapshot, position_risk, by_key
             for rule in rules:
                 strategy = REGISTRY[rule.strategy]
-                if getattr(strategy, "silent_until_fired", False) and position_risk.tier < RiskTier.parse(rule.at):
+                if getattr(strategy, "silent_until_fired", False) and not rule_fires(rule, position_risk.tier):
                     continue  # the common case, over every calm position of every poll
                 # Ask the rule again after each action, on the projected account, until it
                 # proposes nothing the guard allows (each top-up leg is sized on what is left).

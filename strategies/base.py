@@ -54,7 +54,12 @@ class PlanContext:
         return collateral_terms(self.position, self.snapshot)
 
     def fires(self) -> bool:
-        return self.rule.enabled and self.observed_tier >= RiskTier.parse(self.rule.at)
+        return rule_fires(self.rule, self.observed_tier)
+
+
+def rule_fires(rule: RuleSettings, observed_tier: RiskTier) -> bool:
+    """A rule acts only when enabled and the tier observed this cycle is at or above its ``at``."""
+    return rule.enabled and observed_tier >= RiskTier.parse(rule.at)
 
 
 def target_distance(risk: PositionRisk, ctx: PlanContext) -> float | None:

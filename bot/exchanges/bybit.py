@@ -45,6 +45,7 @@ from bot.exchanges.venue import (
 )
 from bot.risk.tiers import from_ccxt
 
+SIDES: dict[str, Side] = {"Buy": "long", "Sell": "short"}
 IDX: dict[str, PositionSide] = {"0": "both", "1": "long", "2": "short"}
 SIDE_IDX = {"both": 0, "long": 1, "short": 2}
 FINAL = {"Filled", "Cancelled", "Rejected", "PartiallyFilledCanceled", "Deactivated", "Expired"}
@@ -208,8 +209,7 @@ class Bybit(Venue):
             return None
         symbol = market["symbol"]
         position_side = IDX.get(str(row.get("positionIdx")), "both")
-        sides: dict[str, Side] = {"Buy": "long", "Sell": "short"}
-        side = sides.get(str(row.get("side")))
+        side = SIDES.get(str(row.get("side")))
         size = num0(row.get("size"))
         if side is None or size < 0:  # guessing a side would put the liquidation on the wrong side
             raise Malformed(f"position list: {symbol} has side {row.get('side')!r} and size {row.get('size')!r}")
